@@ -1,0 +1,1 @@
+"""Update rules: pure functions of (learner state, batch, key)."""

@@ -1,0 +1,258 @@
+"""The one on-policy learner: critic x baseline x scheme x step.
+
+IPPO, MAPPO, HAPPO, HATRPO (and TRPO, MAPPO with a trust region, ...) are points of this
+learner chosen by `Derived` (see config.py). One update is: rollout -> GAE -> actor
+update (scheme, step) -> critic update. Batches are agent-major: leaves `[K, T, N, ...]`
+where K is the number of agents a parameter set covers (all A when shared, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from harlax import returns
+from harlax.algos.minibatch import flatten_time, minibatch_epochs
+from harlax.algos.sequential import sequential_update
+from harlax.config import Config, Derived
+from harlax.nets import AgentNet
+from harlax.rollout import critic_input, make_rollout
+from harlax.trust_region import trust_region_step
+from harlax.types import Array, LearnerState, PyTree, Transition
+
+
+class PolicyBatch(NamedTuple):
+    """Actor training data; leaves `[K, T, N, ...]` (init_hidden `[K, 1, N, H]`)."""
+
+    obs: Array  # [K, T, N, O]
+    avail: Array  # [K, T, N, U]
+    action: Array  # [K, T, N] or [K, T, N, U]
+    old_log_prob: Array  # [K, T, N]
+    advantage: Array  # [K, T, N]
+    first: Array  # [K, T, N]
+    init_hidden: Array  # [K, 1, N, H]
+
+
+class CriticBatch(NamedTuple):
+    """Critic training data; leaves `[A, T, N, ...]` (init_hidden `[A, 1, N, H]`)."""
+
+    x: Array  # [A, T, N, D]
+    target: Array  # [A, T, N] (normalised scale if value_norm)
+    old_value: Array  # [A, T, N]
+    first: Array  # [A, T, N]
+    init_hidden: Array  # [A, 1, N, H]
+
+
+def to_agent_major(x: Array) -> Array:
+    """`[T, B, A, ...]` -> `[A, T, B, ...]`."""
+    return jnp.moveaxis(x, 2, 0)
+
+
+def for_each_agent(x: Array, num_agents: int) -> Array:
+    """`[T, B]` -> `[A, T, B]` (broadcast)."""
+    return jnp.broadcast_to(x[None], (num_agents,) + x.shape)
+
+
+def hidden_batch(hidden: Array) -> Array:
+    """Runner hidden state `[B, A, H]` -> `[A, 1, B, H]`."""
+    return jnp.swapaxes(hidden, 0, 1)[:, None]
+
+
+def prepare(batch: NamedTuple, recurrent: bool) -> NamedTuple:
+    """Feed-forward nets train on shuffled single steps: `[K, T, N]` -> `[K, 1, T*N]`."""
+    if recurrent:
+        return batch
+    k, t, n = batch.first.shape
+    return flatten_time(batch._replace(init_hidden=jnp.zeros((k, t, n, 0))))
+
+
+def make_optimizer(lr: float, config: Config, derived: Derived, steps_per_update: int):
+    """Adam with gradient clipping, optionally with linear learning-rate decay to 0."""
+    if config.anneal_lr:
+        lr = optax.linear_schedule(lr, 0.0, derived.num_updates * steps_per_update)
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
+                       optax.adam(lr, eps=1e-5))
+
+
+class OnPolicyLearner:
+    """Builds the pure functions of the on-policy learner for one Config."""
+
+    def __init__(self, config: Config, derived: Derived, env, actor: AgentNet,
+                 critic: AgentNet, head):
+        self.config, self.derived = config, derived
+        self.env, self.actor, self.critic, self.head = env, actor, critic, head
+        self.num_agents = env.spec.num_agents
+        self.central = derived.critic == "central_v"
+        sgd_steps = config.num_epochs * config.num_minibatches
+        self.actor_tx = make_optimizer(config.lr, config, derived, sgd_steps)
+        self.critic_tx = make_optimizer(config.critic_lr, config, derived, sgd_steps)
+        self.rollout = make_rollout(env, actor, critic, head, self.central,
+                                    config.rollout_length)
+
+    # ------------------------------------------------------------------ init
+    def init_opt_states(self, actor_params: PyTree, critic_params: PyTree):
+        actor_init = self.actor_tx.init if self.actor.shared else jax.vmap(self.actor_tx.init)
+        return actor_init(actor_params), self.critic_tx.init(critic_params)
+
+    # ------------------------------------------------------------------ policy pieces
+    def policy_out(self, params: PyTree, agent_index: Array, batch: PolicyBatch) -> Array:
+        """Network outputs `[K, T, N, ...]` of one parameter set for K agents."""
+        _, out = self.actor.apply_group(params, agent_index, batch.init_hidden[:, 0],
+                                        batch.obs, batch.first[0])
+        return out
+
+    def clip_loss(self, params, agent_index, batch: PolicyBatch):
+        c = self.config
+        out = self.policy_out(params, agent_index, batch)
+        log_ratio = self.head.log_prob(out, batch.avail, batch.action) - batch.old_log_prob
+        ratio = jnp.exp(log_ratio)
+        clipped = jnp.clip(ratio, 1.0 - c.clip_eps, 1.0 + c.clip_eps)
+        surrogate = jnp.minimum(ratio * batch.advantage, clipped * batch.advantage)
+        entropy = jnp.mean(self.head.entropy(out, batch.avail))
+        loss = -jnp.mean(surrogate) - c.ent_coef * entropy
+        return loss, {
+            "entropy": entropy,
+            "clip_frac": jnp.mean(jnp.abs(ratio - 1.0) > c.clip_eps),
+        }
+
+    def update_policy(self, params, opt_state, batch: PolicyBatch, agent_index, key):
+        """One parameter set's step on its batch: `(params, opt_state, new_log_prob
+        [K, T, N], metrics)`. The step is PPO clip epochs or one trust-region step."""
+        c = self.config
+        old_out = jax.lax.stop_gradient(self.policy_out(params, agent_index, batch))
+        metrics = {}
+        if self.derived.step == "clip":
+            loss = lambda p, mb: self.clip_loss(p, agent_index, mb)
+            params, opt_state, metrics = minibatch_epochs(
+                key, params, opt_state, batch, loss, self.actor_tx, c.num_epochs,
+                c.num_minibatches)
+        else:
+            def log_prob(p):
+                out = self.policy_out(p, agent_index, batch)
+                return out, self.head.log_prob(out, batch.avail, batch.action)
+
+            def surrogate(p):
+                _, lp = log_prob(p)
+                return jnp.mean(jnp.exp(lp - batch.old_log_prob) * batch.advantage)
+
+            def mean_kl(p):
+                out, _ = log_prob(p)
+                return jnp.mean(self.head.kl(old_out, out, batch.avail))
+
+            params, info = trust_region_step(
+                params, surrogate, mean_kl, c.kl_threshold, c.cg_iters, c.cg_damping,
+                c.line_search_steps, c.accept_ratio, c.backtrack_coef)
+            metrics = {"step_fraction": info.fraction, "step_accepted": info.accepted,
+                       "improvement": info.improvement}
+        new_out = self.policy_out(params, agent_index, batch)
+        new_log_prob = self.head.log_prob(new_out, batch.avail, batch.action)
+        metrics["kl"] = jnp.mean(self.head.kl(old_out, new_out, batch.avail))
+        return params, opt_state, new_log_prob, metrics
+
+    def _update_one_agent(self, params, opt_state, batch: PolicyBatch, agent_index, key):
+        """`update_policy` on one agent's `[1, T, N]` batch; log-probs come back `[1, T, N]`."""
+        params, opt_state, new_log_prob, metrics = self.update_policy(
+            params, opt_state, prepare(batch, self.config.recurrent), agent_index, key)
+        return params, opt_state, new_log_prob.reshape(batch.advantage.shape), metrics
+
+    def update_actor(self, params, opt_state, batch: PolicyBatch, key):
+        """All agents' policy update by the configured scheme; per-agent metrics `[A]`."""
+        a = self.num_agents
+        if self.derived.scheme == "sequential":
+            return sequential_update(key, params, opt_state, batch, self._update_one_agent,
+                                     self.config.fixed_order)
+        batch = prepare(batch, self.config.recurrent)
+        if self.actor.shared:
+            params, opt_state, _, metrics = self.update_policy(
+                params, opt_state, batch, jnp.arange(a), key)
+            return params, opt_state, jax.tree.map(lambda m: jnp.full((a,), m), metrics)
+        per_agent = jax.tree.map(lambda x: x[:, None], batch)
+        params, opt_state, _, metrics = jax.vmap(self.update_policy)(
+            params, opt_state, per_agent, jnp.arange(a)[:, None], jax.random.split(key, a))
+        return params, opt_state, metrics
+
+    # ------------------------------------------------------------------ critic
+    def critic_loss(self, params, batch: CriticBatch):
+        _, value = self.critic.apply_group(params, jnp.arange(self.num_agents),
+                                           batch.init_hidden[:, 0], batch.x, batch.first[0])
+        error = (value - batch.target) ** 2
+        eps = self.config.value_clip_eps
+        if eps > 0:
+            clipped = batch.old_value + jnp.clip(value - batch.old_value, -eps, eps)
+            error = jnp.maximum(error, (clipped - batch.target) ** 2)
+        return 0.5 * jnp.mean(error), {}
+
+    def update_critic(self, params, opt_state, batch: CriticBatch, key):
+        c = self.config
+        params, opt_state, metrics = minibatch_epochs(
+            key, params, opt_state, prepare(batch, c.recurrent), self.critic_loss,
+            self.critic_tx, c.num_epochs, c.num_minibatches)
+        return params, opt_state, {"critic_loss": metrics["loss"],
+                                   "critic_grad_norm": metrics["grad_norm"]}
+
+    # ------------------------------------------------------------------ one update
+    def advantages(self, value_norm, transitions: Transition, last_value: Array):
+        """GAE in raw reward scale; returns (advantage, target) `[T, B, A]`."""
+        c = self.config
+        raw = (lambda v: returns.denormalize(value_norm, v)) if c.value_norm else (lambda v: v)
+        return returns.compute_gae(
+            transitions.reward, raw(transitions.value), raw(transitions.bootstrap_value),
+            transitions.terminated[..., None], transitions.truncated[..., None],
+            raw(last_value), c.gamma, c.gae_lambda)
+
+    def update(self, state: LearnerState) -> tuple[LearnerState, dict]:
+        """Collect one rollout and update actor and critic. Metrics are scalars or `[A]`."""
+        c, a = self.config, self.num_agents
+        key, rollout_key, actor_key, critic_key = jax.random.split(state.key, 4)
+        runner0 = state.runner
+        runner, tr, last_value = self.rollout(state.actor_params, state.critic_params,
+                                              runner0, rollout_key)
+        advantage, target = self.advantages(state.value_norm, tr, last_value)
+        value_norm = state.value_norm
+        if c.value_norm:
+            value_norm = returns.value_norm_update(value_norm, target)
+            target = returns.normalize(value_norm, target)
+        policy_advantage = advantage
+        if c.normalize_advantages:
+            policy_advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+
+        first = for_each_agent(tr.first, a)
+        policy_batch = PolicyBatch(
+            obs=to_agent_major(tr.obs.obs), avail=to_agent_major(tr.obs.avail),
+            action=to_agent_major(tr.action), old_log_prob=to_agent_major(tr.log_prob),
+            advantage=to_agent_major(policy_advantage), first=first,
+            init_hidden=hidden_batch(runner0.actor_hidden))
+        actor_params, actor_opt, actor_metrics = self.update_actor(
+            state.actor_params, state.actor_opt_state, policy_batch, actor_key)
+
+        critic_batch = CriticBatch(
+            x=to_agent_major(critic_input(tr.obs, self.central, a)),
+            target=to_agent_major(target), old_value=to_agent_major(tr.value), first=first,
+            init_hidden=hidden_batch(runner0.critic_hidden))
+        critic_params, critic_opt, critic_metrics = self.update_critic(
+            state.critic_params, state.critic_opt_state, critic_batch, critic_key)
+
+        episodes = jnp.sum(tr.episode_done)
+        metrics = {
+            "episode_return_sum": jnp.sum(jnp.where(tr.episode_done, tr.episode_return, 0.0)),
+            "episodes": episodes,
+            "reward_mean": jnp.mean(tr.reward),
+            "advantage_mean": jnp.mean(advantage),
+            "value_target_mean": jnp.mean(target),
+            **critic_metrics,
+            **{f"actor_{k}": v for k, v in actor_metrics.items()},
+        }
+        new_state = LearnerState(
+            actor_params=actor_params, critic_params=critic_params,
+            actor_opt_state=actor_opt, critic_opt_state=critic_opt, value_norm=value_norm,
+            runner=runner, key=key, update=state.update + 1)
+        return new_state, metrics
+
+
+def make_learner(config: Config, derived: Derived, env, actor, critic, head) -> OnPolicyLearner:
+    return OnPolicyLearner(config, derived, env, actor, critic, head)
+
+

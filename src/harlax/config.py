@@ -1,0 +1,278 @@
+"""The one frozen configuration of a training run, its validation and its presets.
+
+`Config` holds what a user chooses; `Derived` holds what follows from it (number of
+updates, batch sizes, the resolved learner choices). Nothing mutates a config at run
+time: `derive(config)` validates and returns both.
+
+The on-policy learner is a point in a space of four choices (see DESIGN.md):
+critic x baseline x scheme x step. `algo` names a famous point; the fields `critic`,
+`baseline`, `scheme`, `step` and `share_params` override single coordinates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# The famous points of the on-policy space: (critic, baseline, scheme, step, share_params).
+ALGOS: dict[str, dict[str, Any]] = {
+    "ippo": dict(critic="local_v", baseline="gae", scheme="simultaneous", step="clip",
+                 share_params=True),
+    "mappo": dict(critic="central_v", baseline="gae", scheme="simultaneous", step="clip",
+                  share_params=True),
+    "happo": dict(critic="central_v", baseline="gae", scheme="sequential", step="clip",
+                  share_params=False),
+    "hatrpo": dict(critic="central_v", baseline="gae", scheme="sequential",
+                   step="trust_region", share_params=False),
+    "trpo": dict(critic="central_v", baseline="gae", scheme="simultaneous",
+                 step="trust_region", share_params=False),
+}
+
+CRITICS = ("local_v", "central_v")
+BASELINES = ("gae",)
+SCHEMES = ("simultaneous", "sequential")
+STEPS = ("clip", "trust_region")
+ACTIVATIONS = ("tanh", "relu")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run depends on. Any field can be overridden; see `validate()`."""
+
+    # --- what to train where
+    algo: str = "mappo"
+    """Named point of the learner space: ippo, mappo, happo, hatrpo, trpo."""
+    env: str = "MPE_simple_spread_v3"
+    """JaxMARL registry name (MPE_*, SMAX with env_kwargs map_name=...)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the environment, e.g. {"action_type": "Continuous"}."""
+    seed: int = 0
+    num_seeds: int = 1
+    """Independent seeds trained in one program (a vmap axis)."""
+
+    # --- budget and batch
+    total_steps: int = 1_536_000
+    """Environment steps per seed; must be a multiple of num_envs * rollout_length."""
+    num_envs: int = 64
+    rollout_length: int = 128
+    num_epochs: int = 4
+    num_minibatches: int = 4
+    """Minibatches per epoch (over envs for recurrent nets, over samples otherwise)."""
+    updates_per_chunk: int = 8
+    """Updates compiled into one lax.scan between host logging points."""
+
+    # --- learner choices (None: the algo's choice)
+    critic: str | None = None
+    baseline: str | None = None
+    scheme: str | None = None
+    step: str | None = None
+    share_params: bool | None = None
+    fixed_order: bool = False
+    """Sequential scheme: update agents in index order instead of a random permutation."""
+
+    # --- optimisation
+    lr: float = 5e-4
+    critic_lr: float = 5e-4
+    anneal_lr: bool = False
+    max_grad_norm: float = 0.5
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    value_clip_eps: float = 0.2
+    """Clip range of the value loss; 0 disables value clipping."""
+    ent_coef: float = 0.01
+    value_norm: bool = True
+    normalize_advantages: bool = True
+
+    # --- trust region (HATRPO / TRPO); defaults from Kuba et al. (ICLR 2022), HARL configs
+    kl_threshold: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 0.1
+    line_search_steps: int = 10
+    accept_ratio: float = 0.5
+    backtrack_coef: float = 0.8
+
+    # --- networks
+    hidden_dim: int = 64
+    num_layers: int = 2
+    activation: str = "tanh"
+    recurrent: bool = False
+    """GRU actor and critic; minibatches are whole sequences."""
+    log_std_init: float = -0.5
+
+    # --- output
+    out: str = "runs"
+    """Parent directory of run directories."""
+    name: str | None = None
+    """Run directory name (default: <algo>_<env>_<seed>_<time>)."""
+    progress: bool = True
+
+    # ------------------------------------------------------------------ helpers
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Config: unknown field(s) {unknown}; valid fields: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls.from_dict(json.loads(text))
+
+    def validate(self) -> Derived:
+        """Check every field and combination; return the derived values.
+
+        Raises ValueError naming the field and the fix. Runs before any compilation.
+        """
+        return derive(self)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Values that follow from a Config. Never edited by hand."""
+
+    critic: str
+    baseline: str
+    scheme: str
+    step: str
+    share_params: bool
+    steps_per_update: int
+    num_updates: int
+    num_chunks: int
+    minibatch_size: int
+
+
+def _fail(field_name: str, problem: str, fix: str) -> None:
+    raise ValueError(f"Config.{field_name}: {problem}. Fix: {fix}")
+
+
+def _check_choice(field_name: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        _fail(field_name, f"unknown value {value!r}", f"use one of {list(valid)}")
+
+
+def derive(config: Config) -> Derived:
+    """Validate `config` and compute the derived values (see `Derived`)."""
+    c = config
+    _check_choice("algo", c.algo, tuple(ALGOS))
+    from harlax.envs.registry import check_env_name  # local import: envs import config
+
+    check_env_name(c.env, c.env_kwargs)
+    if not isinstance(c.env_kwargs, dict):
+        _fail("env_kwargs", "must be a dict", "pass a dict of keyword arguments")
+
+    point = dict(ALGOS[c.algo])
+    for name in ("critic", "baseline", "scheme", "step", "share_params"):
+        if getattr(c, name) is not None:
+            point[name] = getattr(c, name)
+    _check_choice("critic", point["critic"], CRITICS)
+    _check_choice("baseline", point["baseline"], BASELINES)
+    _check_choice("scheme", point["scheme"], SCHEMES)
+    _check_choice("step", point["step"], STEPS)
+    _check_choice("activation", c.activation, ACTIVATIONS)
+    if point["scheme"] == "sequential" and point["share_params"]:
+        _fail(
+            "share_params",
+            "the sequential scheme needs one policy per agent: its improvement guarantee is "
+            "about distinct agents' policies updated one after another, and a shared policy "
+            "would be changed again by every later agent",
+            "set share_params=False, or use scheme='simultaneous'",
+        )
+
+    for name in ("num_seeds", "total_steps", "num_envs", "rollout_length", "num_epochs",
+                 "num_minibatches", "updates_per_chunk", "hidden_dim", "num_layers",
+                 "cg_iters", "line_search_steps"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
+    for name in ("lr", "critic_lr", "max_grad_norm", "kl_threshold"):
+        value = getattr(c, name)
+        if not value > 0:
+            _fail(name, f"must be positive, got {value!r}", "use a value > 0")
+    for name in ("ent_coef", "value_clip_eps", "cg_damping"):
+        if getattr(c, name) < 0:
+            _fail(name, f"must be >= 0, got {getattr(c, name)!r}", "use a value >= 0")
+    for name in ("gamma", "gae_lambda", "accept_ratio"):
+        value = getattr(c, name)
+        if not 0.0 <= value <= 1.0:
+            _fail(name, f"must lie in [0, 1], got {value!r}", "use a value in [0, 1]")
+    for name in ("clip_eps", "backtrack_coef"):
+        value = getattr(c, name)
+        if not 0.0 < value < 1.0:
+            _fail(name, f"must lie in (0, 1), got {value!r}", "use a value in (0, 1)")
+
+    steps_per_update = c.num_envs * c.rollout_length
+    if c.total_steps % steps_per_update:
+        lower = (c.total_steps // steps_per_update) * steps_per_update
+        _fail(
+            "total_steps",
+            f"{c.total_steps} is not a whole number of updates of num_envs * rollout_length "
+            f"= {steps_per_update} steps",
+            f"use {lower or steps_per_update} or {lower + steps_per_update}",
+        )
+    num_updates = c.total_steps // steps_per_update
+    if num_updates % c.updates_per_chunk:
+        _fail(
+            "updates_per_chunk",
+            f"the run has {num_updates} updates, not a multiple of {c.updates_per_chunk}",
+            f"choose a divisor of {num_updates}, e.g. "
+            f"{max(d for d in range(1, c.updates_per_chunk + 1) if num_updates % d == 0)}",
+        )
+    if c.recurrent:
+        if c.num_envs % c.num_minibatches:
+            _fail(
+                "num_minibatches",
+                f"recurrent minibatches are whole sequences, so num_envs={c.num_envs} must "
+                f"divide by num_minibatches={c.num_minibatches}",
+                "choose a divisor of num_envs",
+            )
+        minibatch_size = c.num_envs // c.num_minibatches
+    else:
+        if steps_per_update % c.num_minibatches:
+            _fail(
+                "num_minibatches",
+                f"the batch of {steps_per_update} samples does not divide into "
+                f"{c.num_minibatches} minibatches",
+                "choose a divisor of num_envs * rollout_length",
+            )
+        minibatch_size = steps_per_update // c.num_minibatches
+    return Derived(
+        critic=point["critic"],
+        baseline=point["baseline"],
+        scheme=point["scheme"],
+        step=point["step"],
+        share_params=bool(point["share_params"]),
+        steps_per_update=steps_per_update,
+        num_updates=num_updates,
+        num_chunks=num_updates // c.updates_per_chunk,
+        minibatch_size=minibatch_size,
+    )
+
+
+# Named configurations. Sources are given where hyperparameters follow a paper.
+presets: dict[str, Config] = {
+    # JaxMARL's MPE IPPO/MAPPO baselines use similar batch sizes and learning rates.
+    "ippo": Config(algo="ippo"),
+    "mappo": Config(algo="mappo"),
+    # HAPPO: Kuba et al., ICLR 2022, and the HARL repository's MPE configs: clip 0.2,
+    # 5 PPO epochs, one minibatch, lr 5e-4.
+    "happo": Config(algo="happo", num_epochs=5, num_minibatches=1, clip_eps=0.2),
+    # HATRPO: Kuba et al., ICLR 2022 (HARL configs): delta 0.01, 10 CG iterations,
+    # damping 0.1, 10 line-search steps, accept ratio 0.5, backtrack coefficient 0.8.
+    "hatrpo": Config(
+        algo="hatrpo", kl_threshold=0.01, cg_iters=10, cg_damping=0.1, line_search_steps=10,
+        accept_ratio=0.5, backtrack_coef=0.8, num_epochs=5, num_minibatches=1,
+    ),
+}

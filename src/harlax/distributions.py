@@ -1,0 +1,77 @@
+"""Action distributions over padded action spaces (distrax underneath).
+
+A head turns a network output into a distribution for one agent; `mask` `[U]` marks
+real actions (categorical: available actions; Gaussian: real dimensions). Padded
+or unavailable categorical actions get probability zero; padded Gaussian dimensions
+contribute nothing to log-probability, entropy or KL. All functions broadcast over
+leading batch axes.
+"""
+
+from __future__ import annotations
+
+import distrax
+import jax.numpy as jnp
+
+from harlax.types import Array
+
+# exp(-1e9) is exactly 0 in float32, and p * log p = 0 * -1e9 = 0 keeps entropy finite.
+MASKED_LOGIT = -1e9
+
+
+class CategoricalHead:
+    """Network output: logits `[..., U]`. Actions: int `[...]`."""
+
+    discrete = True
+
+    @staticmethod
+    def _dist(logits: Array, mask: Array) -> distrax.Categorical:
+        return distrax.Categorical(logits=jnp.where(mask, logits, MASKED_LOGIT))
+
+    def sample(self, key: Array, out: Array, mask: Array) -> Array:
+        return self._dist(out, mask).sample(seed=key).astype(jnp.int32)
+
+    def mode(self, out: Array, mask: Array) -> Array:
+        return self._dist(out, mask).mode().astype(jnp.int32)
+
+    def log_prob(self, out: Array, mask: Array, action: Array) -> Array:
+        return self._dist(out, mask).log_prob(action)
+
+    def entropy(self, out: Array, mask: Array) -> Array:
+        return self._dist(out, mask).entropy()
+
+    def kl(self, out_old: Array, out_new: Array, mask: Array) -> Array:
+        """Exact KL(pi_old || pi_new) `[...]`."""
+        return self._dist(out_old, mask).kl_divergence(self._dist(out_new, mask))
+
+
+class GaussianHead:
+    """Network output: `[..., 2U]` = mean and log-std. Actions: float `[..., U]`."""
+
+    discrete = False
+
+    @staticmethod
+    def _normal(out: Array) -> distrax.Normal:
+        mean, log_std = jnp.split(out, 2, axis=-1)
+        return distrax.Normal(mean, jnp.exp(log_std))
+
+    def sample(self, key: Array, out: Array, mask: Array) -> Array:
+        return jnp.where(mask, self._normal(out).sample(seed=key), 0.0)
+
+    def mode(self, out: Array, mask: Array) -> Array:
+        return jnp.where(mask, self._normal(out).mode(), 0.0)
+
+    def log_prob(self, out: Array, mask: Array, action: Array) -> Array:
+        return jnp.sum(jnp.where(mask, self._normal(out).log_prob(action), 0.0), axis=-1)
+
+    def entropy(self, out: Array, mask: Array) -> Array:
+        return jnp.sum(jnp.where(mask, self._normal(out).entropy(), 0.0), axis=-1)
+
+    def kl(self, out_old: Array, out_new: Array, mask: Array) -> Array:
+        per_dim = self._normal(out_old).kl_divergence(self._normal(out_new))
+        return jnp.sum(jnp.where(mask, per_dim, 0.0), axis=-1)
+
+
+def make_head(discrete: bool) -> CategoricalHead | GaussianHead:
+    return CategoricalHead() if discrete else GaussianHead()
+
+

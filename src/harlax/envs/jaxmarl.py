@@ -1,0 +1,161 @@
+"""Adapter: a JaxMARL-style environment (dicts keyed by agent) -> stacked, padded arrays.
+
+The adapter calls the environment's `step_env` (no auto-reset) and resets itself, so the
+true final observation of an episode is kept for bootstrapping on truncation.
+Episode end is split into termination (no bootstrap) and truncation (time limit).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harlax.envs.spec import MultiAgentSpec
+from harlax.types import Array, Observation, StepInfo
+
+WORLD_STATE_KEY = "world_state"
+
+
+class AdapterState(NamedTuple):
+    env_state: Any
+    episode_return: Array  # [A] running return of the current episode
+    episode_length: Array  # [] int
+    observation: Observation  # the current (padded) observation
+
+
+def _space_is_discrete(space: Any) -> bool:
+    return hasattr(space, "n")
+
+
+def build_spec(env: Any) -> MultiAgentSpec:
+    """Read agents, sizes and bounds of a JaxMARL-style environment."""
+    agents = tuple(env.agents)
+    spaces = [env.action_space(a) for a in agents]
+    discrete = {_space_is_discrete(s) for s in spaces}
+    if len(discrete) != 1:
+        raise ValueError(f"environment mixes discrete and continuous agents: {spaces}")
+    is_discrete = discrete.pop()
+    obs_dims = tuple(int(np.prod(env.observation_space(a).shape)) for a in agents)
+    if is_discrete:
+        action_dims = tuple(int(s.n) for s in spaces)
+        low, high = (), ()
+    else:
+        action_dims = tuple(int(np.prod(s.shape)) for s in spaces)
+        width = max(action_dims)
+        low_rows = [np.broadcast_to(np.asarray(s.low, np.float32), (d,)) for s, d in
+                    zip(spaces, action_dims, strict=True)]
+        high_rows = [np.broadcast_to(np.asarray(s.high, np.float32), (d,)) for s, d in
+                     zip(spaces, action_dims, strict=True)]
+        # Padded dimensions take the loosest real bound; they are never sent to the env.
+        low = tuple(float(min(r[j] for r in low_rows if j < len(r))) for j in range(width))
+        high = tuple(float(max(r[j] for r in high_rows if j < len(r))) for j in range(width))
+    obs, _ = env.reset(jax.random.PRNGKey(0))
+    state_dim = (int(np.prod(obs[WORLD_STATE_KEY].shape)) if WORLD_STATE_KEY in obs
+                 else sum(obs_dims))
+    return MultiAgentSpec(
+        agents=agents, obs_dims=obs_dims, action_dims=action_dims, discrete=is_discrete,
+        state_dim=state_dim, max_steps=int(env.max_steps), action_low=low, action_high=high,
+    )
+
+
+class JaxMARLAdapter:
+    """Stacked-array view of a JaxMARL-style environment (single, unbatched instance).
+
+    `reset(key) -> AdapterState`; `step(key, state, actions) -> (AdapterState, StepInfo)`,
+    with `actions` `[A]` int (discrete) or `[A, U]` float (continuous). Batch with vmap.
+    """
+
+    def __init__(self, env: Any, spec: MultiAgentSpec | None = None):
+        self.env = env
+        self.spec = spec or build_spec(env)
+        self._action_mask = jnp.asarray(self.spec.action_mask())
+        self._has_avail = self._probe_avail()
+
+    def _probe_avail(self) -> bool:
+        try:
+            _, state = self.env.reset(jax.random.PRNGKey(0))
+            self.env.get_avail_actions(state)
+            return True
+        except (NotImplementedError, AttributeError):
+            return False
+
+    # ------------------------------------------------------------------ conversion
+    def _stack_obs(self, obs: dict[str, Array], env_state: Any) -> Observation:
+        spec = self.spec
+        rows = [jnp.ravel(obs[a]).astype(jnp.float32) for a in spec.agents]
+        padded = jnp.stack([jnp.pad(r, (0, spec.obs_dim - r.shape[0])) for r in rows])
+        if WORLD_STATE_KEY in obs:
+            state = jnp.ravel(obs[WORLD_STATE_KEY]).astype(jnp.float32)
+        else:
+            state = jnp.concatenate(rows)
+        avail = self._action_mask
+        if self._has_avail and spec.discrete:
+            env_avail = self.env.get_avail_actions(env_state)
+            stacked = jnp.stack([
+                jnp.pad(jnp.asarray(env_avail[a], bool), (0, spec.action_dim - n))
+                for a, n in zip(spec.agents, spec.action_dims, strict=True)
+            ])
+            avail = avail & stacked
+        return Observation(obs=padded, state=state, avail=avail)
+
+    def _unstack_actions(self, actions: Array) -> dict[str, Array]:
+        spec = self.spec
+        if spec.discrete:
+            return {a: actions[i] for i, a in enumerate(spec.agents)}
+        low = jnp.asarray(spec.action_low)
+        high = jnp.asarray(spec.action_high)
+        clipped = jnp.clip(actions, low, high)
+        return {a: clipped[i, : spec.action_dims[i]] for i, a in enumerate(spec.agents)}
+
+    def _terminated(self, env_state: Any, done: Array, infos: dict, step_count: Array) -> Array:
+        """Whether an ended episode ended in a terminal state (vs. by the time limit)."""
+        if "terminated" in infos:
+            return jnp.asarray(infos["terminated"], bool)
+        inner = getattr(env_state, "state", None)
+        if inner is not None and hasattr(inner, "unit_alive"):  # SMAX: a team was wiped out
+            num_allies = self.env.num_allies
+            alive = inner.unit_alive
+            return done & (~jnp.any(alive[:num_allies]) | ~jnp.any(alive[num_allies:]))
+        return done & (step_count < self.spec.max_steps)
+
+    # ------------------------------------------------------------------ API
+    def reset(self, key: Array) -> AdapterState:
+        obs, env_state = self.env.reset(key)
+        return AdapterState(
+            env_state=env_state,
+            episode_return=jnp.zeros(self.spec.num_agents, jnp.float32),
+            episode_length=jnp.zeros((), jnp.int32),
+            observation=self._stack_obs(obs, env_state),
+        )
+
+    def step(self, key: Array, state: AdapterState, actions: Array) -> tuple[AdapterState, StepInfo]:
+        key_step, key_reset = jax.random.split(key)
+        obs, env_state, rewards, dones, infos = self.env.step_env(
+            key_step, state.env_state, self._unstack_actions(actions)
+        )
+        reward = jnp.stack([jnp.asarray(rewards[a], jnp.float32) for a in self.spec.agents])
+        final = self._stack_obs(obs, env_state)
+        done = jnp.asarray(dones["__all__"], bool)
+        length = state.episode_length + 1
+        terminated = self._terminated(env_state, done, infos, length)
+        if "truncated" in infos:
+            truncated = jnp.asarray(infos["truncated"], bool) & ~terminated
+        else:
+            truncated = done & ~terminated
+        episode_return = state.episode_return + reward
+
+        fresh = self.reset(key_reset)
+        continuing = AdapterState(env_state, episode_return, length, final)
+        next_state = jax.tree.map(lambda r, c: jnp.where(done, r, c), fresh, continuing)
+        info = StepInfo(
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            final=final,
+            episode_return=jnp.mean(episode_return),
+            episode_length=length,
+        )
+        return next_state, info

@@ -1,0 +1,84 @@
+"""make_env(name, **kwargs): JaxMARL environments by registry name, plus harlax's own."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+from harlax.envs.jaxmarl import JaxMARLAdapter
+
+SMAX_NAMES = ("SMAX", "HeuristicEnemySMAX")
+MAMUJOCO_PREFIX = "mamujoco:"
+
+
+def _jaxmarl():
+    # jaxmarl prints a notice about optional submodules on import; keep stdout clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        import jaxmarl
+        from jaxmarl.registration import registered_envs
+    return jaxmarl, registered_envs
+
+
+def env_names() -> list[str]:
+    """Every environment name `make_env` accepts (MaMuJoCo names when installed)."""
+    _, registered = _jaxmarl()
+    names = list(registered)
+    try:
+        from harlax.envs.mamujoco import SCENARIOS
+    except ImportError:
+        SCENARIOS = ()
+    return names + [MAMUJOCO_PREFIX + s for s in SCENARIOS]
+
+
+def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
+    """Raise ValueError for an unknown name or SMAX map, listing the valid ones."""
+    if name.startswith(MAMUJOCO_PREFIX):
+        try:
+            from harlax.envs.mamujoco import SCENARIOS
+        except ImportError as err:
+            raise ValueError(
+                f"Config.env: {name!r} needs the MuJoCo extra. Fix: pip install 'harlax[mujoco]'"
+            ) from err
+        scenario = name[len(MAMUJOCO_PREFIX):]
+        if scenario not in SCENARIOS:
+            raise ValueError(f"Config.env: unknown MaMuJoCo scenario {scenario!r}. Fix: use "
+                             f"one of {[MAMUJOCO_PREFIX + s for s in SCENARIOS]}")
+        return
+    _, registered = _jaxmarl()
+    if name not in registered:
+        raise ValueError(f"Config.env: unknown environment {name!r}. Fix: use one of "
+                         f"{sorted(env_names())}")
+    if name in SMAX_NAMES:
+        from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
+
+        map_name = env_kwargs.get("map_name", "3m")
+        if map_name not in MAP_NAME_TO_SCENARIO:
+            raise ValueError(f"Config.env_kwargs['map_name']: unknown SMAX map {map_name!r}. "
+                             f"Fix: use one of {sorted(MAP_NAME_TO_SCENARIO)}")
+
+
+def make_raw_env(name: str, **kwargs: Any) -> Any:
+    """The environment object itself (JaxMARL-style dict API)."""
+    check_env_name(name, kwargs)
+    if name.startswith(MAMUJOCO_PREFIX):
+        from harlax.envs.mamujoco import make_mamujoco
+
+        return make_mamujoco(name[len(MAMUJOCO_PREFIX):], **kwargs)
+    jaxmarl, _ = _jaxmarl()
+    if name in SMAX_NAMES:
+        from jaxmarl.environments.smax import map_name_to_scenario
+
+        kwargs = dict(kwargs)
+        kwargs["scenario"] = map_name_to_scenario(kwargs.pop("map_name", "3m"))
+        name = "HeuristicEnemySMAX"
+    return jaxmarl.make(name, **kwargs)
+
+
+def make_env(name: str, **kwargs: Any) -> JaxMARLAdapter:
+    """An environment by name, wrapped into stacked, padded arrays.
+
+    SMAX scenarios are chosen with `map_name="3m"` (against JaxMARL's heuristic enemy);
+    MaMuJoCo scenarios are named `mamujoco:HalfCheetah-6x1` (needs `harlax[mujoco]`).
+    """
+    return JaxMARLAdapter(make_raw_env(name, **kwargs))

@@ -1,0 +1,148 @@
+"""Host-side output of a run: run directory, metrics CSV, progress bar, final parameters."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flax import serialization
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from harlax.config import Config
+from harlax.envs.spec import MultiAgentSpec
+
+PARAMS_FILE = "params.msgpack"
+METRICS_FILE = "metrics.csv"
+CONFIG_FILE = "config.json"
+RETURN_CONVENTION = (
+    "episode_return: undiscounted return of an episode, averaged over agents "
+    "(mean of per-agent returns), averaged over the episodes that ended in that update"
+)
+
+
+def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
+    """Create a fresh run directory (`<out>/<name>`, never reusing one) and write config.json."""
+    if run_dir is None:
+        name = config.name or "{}_{}_s{}_{}".format(
+            config.algo, config.env.replace(":", "-").replace("|", "_"), config.seed,
+            time.strftime("%Y%m%d-%H%M%S"))
+        run_dir = Path(config.out) / name
+    path = Path(run_dir)
+    candidate, suffix = path, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        candidate = path.with_name(f"{path.name}-{suffix}")
+        suffix += 1
+    candidate.mkdir(parents=True, exist_ok=True)
+    (candidate / CONFIG_FILE).write_text(config.to_json())
+    return candidate
+
+
+class MetricsWriter:
+    """Appends one CSV row per logged update and seed, flushed after every chunk."""
+
+    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec):
+        self.path = run_dir / METRICS_FILE
+        self.config = config
+        self.agents = spec.agents
+        self._file = None
+        self._writer: Any = None
+
+    def _columns(self, metrics: dict[str, np.ndarray]) -> list[str]:
+        names = ["seed", "update", "env_steps", "episode_return"]
+        for key, value in sorted(metrics.items()):
+            if value.ndim == 2:
+                names.append(key)
+            elif value.ndim == 3:
+                names.extend(f"{key}/{agent}" for agent in self.agents)
+        return names
+
+    def write_chunk(self, metrics: dict[str, np.ndarray], first_update: int,
+                    steps_per_update: int) -> None:
+        """`metrics`: name -> `[num_seeds, updates_in_chunk]` or `[..., A]`."""
+        returns = episode_returns(metrics)
+        if self._writer is None:
+            self._file = self.path.open("w", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(self._columns(metrics))
+        num_seeds, num_updates = returns.shape
+        for seed in range(num_seeds):
+            for u in range(num_updates):
+                update = first_update + u + 1
+                row: list[Any] = [self.config.seed + seed, update, update * steps_per_update,
+                                  returns[seed, u]]
+                for _, value in sorted(metrics.items()):
+                    if value.ndim == 2:
+                        row.append(value[seed, u])
+                    elif value.ndim == 3:
+                        row.extend(value[seed, u].tolist())
+                self._writer.writerow(_format(row))
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _format(row: list[Any]) -> list[Any]:
+    out = []
+    for value in row:
+        if isinstance(value, (float, np.floating)):
+            out.append("" if not np.isfinite(value) else f"{float(value):.6g}")
+        elif isinstance(value, (np.bool_, bool)):
+            out.append(int(value))
+        elif isinstance(value, np.generic):
+            out.append(value.item())
+        else:
+            out.append(value)
+    return out
+
+
+def episode_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean episode return per logged update `[..., U]` (NaN where no episode ended)."""
+    count = metrics["episodes"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, metrics["episode_return_sum"] / np.maximum(count, 1), np.nan)
+
+
+def save_params(run_dir: Path, params: dict[str, Any]) -> Path:
+    """Write the final parameters (leading seed axis) as flax msgpack."""
+    path = run_dir / PARAMS_FILE
+    path.write_bytes(serialization.msgpack_serialize(
+        serialization.to_state_dict(params)))
+    return path
+
+
+def load_params(run_dir: str | Path) -> dict[str, Any]:
+    """Read parameters written by `save_params` (nested dicts of numpy arrays)."""
+    return serialization.msgpack_restore((Path(run_dir) / PARAMS_FILE).read_bytes())
+
+
+class ProgressBar:
+    """Env steps, steps per second, mean episode return and time left (rich)."""
+
+    def __init__(self, total_steps: int, enabled: bool = True):
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+            TextColumn("{task.fields[sps]:,.0f} steps/s"),
+            TextColumn("return {task.fields[ret]:.3f}"),
+            TimeElapsedColumn(), TimeRemainingColumn(),
+            disable=not enabled,
+        )
+        self.task = self.progress.add_task("train", total=total_steps, sps=0.0,
+                                           ret=float("nan"))
+
+    def __enter__(self) -> ProgressBar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, steps: int, steps_per_second: float, episode_return: float) -> None:
+        self.progress.update(self.task, completed=steps, sps=steps_per_second,
+                             ret=episode_return)

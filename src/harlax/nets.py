@@ -1,0 +1,179 @@
+"""Actor and critic networks (flax) and their application over the agent axis.
+
+Every network maps `(hidden [N, H], x [T, N, D], first [T, N]) -> (hidden, out [T, N, K])`:
+a time axis T and a batch axis N. Feed-forward nets ignore `hidden` (H = 0) and `first`;
+GRU nets reset their hidden state where `first` marks the start of an episode.
+
+`AgentNet` holds one module for all agents: with `shared=True` one parameter set sees a
+one-hot agent id appended to its input; otherwise parameters are stacked on a leading
+agent axis `[A, ...]` and applied with vmap, so all agents run as one batched matmul.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harlax.types import Array, PyTree
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
+
+
+def _dense(features: int, scale: float = float(np.sqrt(2.0))) -> nn.Dense:
+    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale),
+                    bias_init=nn.initializers.zeros)
+
+
+class ScannedGRU(nn.Module):
+    """A GRU cell scanned over time; the carry is zeroed where `first` is set."""
+
+    @functools.partial(
+        nn.scan, variable_broadcast="params", in_axes=0, out_axes=0,
+        split_rngs={"params": False},
+    )
+    @nn.compact
+    def __call__(self, carry: Array, step: tuple[Array, Array]) -> tuple[Array, Array]:
+        inputs, first = step
+        carry = jnp.where(first[:, None], jnp.zeros_like(carry), carry)
+        carry, out = nn.GRUCell(features=carry.shape[-1])(carry, inputs)
+        return carry, out
+
+
+class Torso(nn.Module):
+    """MLP (`num_layers` dense layers) or dense -> GRU -> dense when `recurrent`."""
+
+    hidden_dim: int
+    num_layers: int
+    activation: str
+    recurrent: bool
+
+    @nn.compact
+    def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
+        act = ACTIVATIONS[self.activation]
+        if not self.recurrent:
+            for _ in range(self.num_layers):
+                x = act(_dense(self.hidden_dim)(x))
+            return hidden, x
+        x = act(_dense(self.hidden_dim)(x))
+        hidden, x = ScannedGRU()(hidden, (x, first))
+        return hidden, act(_dense(self.hidden_dim)(x))
+
+
+class ActorNet(nn.Module):
+    """Policy network. Output: logits `[T, N, U]` or mean and log-std `[T, N, 2U]`."""
+
+    action_dim: int
+    discrete: bool
+    hidden_dim: int = 64
+    num_layers: int = 2
+    activation: str = "tanh"
+    recurrent: bool = False
+    log_std_init: float = -0.5
+
+    @nn.compact
+    def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
+        hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, self.recurrent)(
+            hidden, x, first)
+        out = _dense(self.action_dim, 0.01)(h)
+        if self.discrete:
+            return hidden, out
+        log_std = self.param("log_std", nn.initializers.constant(self.log_std_init),
+                             (self.action_dim,))
+        return hidden, jnp.concatenate([out, jnp.broadcast_to(log_std, out.shape)], axis=-1)
+
+
+class ValueNet(nn.Module):
+    """State-value network. Output `[T, N]`."""
+
+    hidden_dim: int = 64
+    num_layers: int = 2
+    activation: str = "tanh"
+    recurrent: bool = False
+
+    @nn.compact
+    def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
+        hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, self.recurrent)(
+            hidden, x, first)
+        return hidden, _dense(1, 1.0)(h)[..., 0]
+
+
+@dataclass(frozen=True)
+class AgentNet:
+    """One module applied for A agents, with shared or stacked parameters."""
+
+    module: nn.Module
+    num_agents: int
+    shared: bool
+    input_dim: int
+    hidden_size: int  # 0 for feed-forward
+
+    def _input(self, agent_index: Array, x: Array) -> Array:
+        if not self.shared:
+            return x
+        one_hot = jax.nn.one_hot(agent_index, self.num_agents, dtype=x.dtype)
+        return jnp.concatenate([x, jnp.broadcast_to(one_hot, x.shape[:-1] + one_hot.shape)],
+                               axis=-1)
+
+    def init(self, key: Array) -> PyTree:
+        """Parameters: unbatched if shared, else stacked `[A, ...]`."""
+        width = self.input_dim + (self.num_agents if self.shared else 0)
+        dummy = (jnp.zeros((1, self.hidden_size)), jnp.zeros((1, 1, width)),
+                 jnp.zeros((1, 1), bool))
+        if self.shared:
+            return self.module.init(key, *dummy)
+        keys = jax.random.split(key, self.num_agents)
+        return jax.vmap(lambda k: self.module.init(k, *dummy))(keys)
+
+    def initial_hidden(self, batch: int) -> Array:
+        """Zero hidden state `[batch, A, H]`."""
+        return jnp.zeros((batch, self.num_agents, self.hidden_size))
+
+    def apply_one(self, params: PyTree, agent_index: Array, hidden: Array, x: Array,
+                  first: Array) -> tuple[Array, Array]:
+        """One agent's (unbatched) parameters on `x [T, N, D]`, `hidden [N, H]`."""
+        return self.module.apply(params, hidden, self._input(agent_index, x), first)
+
+    def apply_group(self, params: PyTree, agent_indices: Array, hidden: Array, x: Array,
+                    first: Array) -> tuple[Array, Array]:
+        """One parameter set for K agents: `x [K, T, N, D]`, `hidden [K, N, H]`."""
+        return jax.vmap(self.apply_one, in_axes=(None, 0, 0, 0, None))(
+            params, agent_indices, hidden, x, first)
+
+    def apply_all(self, params: PyTree, hidden: Array, x: Array,
+                  first: Array) -> tuple[Array, Array]:
+        """All agents: `x [A, T, N, D]`, `hidden [A, N, H]` -> out `[A, T, N, ...]`."""
+        in_axes = (None if self.shared else 0, 0, 0, 0, None)
+        return jax.vmap(self.apply_one, in_axes=in_axes)(
+            params, jnp.arange(self.num_agents), hidden, x, first)
+
+    def agent_params(self, params: PyTree, index: Array) -> PyTree:
+        """Agent `index`'s parameters (dynamic gather; shared params are returned as is)."""
+        if self.shared:
+            return params
+        return jax.tree.map(lambda p: p[index], params)
+
+
+def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[AgentNet, AgentNet]:
+    """Actor and critic `AgentNet`s for an environment spec and a Config."""
+    hidden = config.hidden_dim if config.recurrent else 0
+    actor = ActorNet(action_dim=spec.action_dim, discrete=spec.discrete,
+                     hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+                     activation=config.activation, recurrent=config.recurrent,
+                     log_std_init=config.log_std_init)
+    critic = ValueNet(hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+                      activation=config.activation, recurrent=config.recurrent)
+    critic_input = spec.state_dim if central_critic else spec.obs_dim
+    return (
+        AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden),
+        # One critic for all agents, told apart by their one-hot id (see DESIGN.md).
+        AgentNet(critic, spec.num_agents, True, critic_input, hidden),
+    )
+
+
+__all__: Sequence[str] = ["ActorNet", "ValueNet", "AgentNet", "make_nets"]

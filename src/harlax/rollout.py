@@ -1,0 +1,88 @@
+"""Collect a rollout: lax.scan over time of policy sampling and vmapped environment steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from harlax.nets import AgentNet
+from harlax.types import Array, Observation, PyTree, RunnerState, Transition
+
+
+def agent_major(x: Array) -> Array:
+    """`[B, A, ...]` -> `[A, 1, B, ...]`: one time step, agents leading (for AgentNet)."""
+    return jnp.swapaxes(x, 0, 1)[:, None]
+
+
+def batch_major(x: Array) -> Array:
+    """`[A, 1, B, ...]` -> `[B, A, ...]` (inverse of `agent_major`)."""
+    return jnp.swapaxes(x[:, 0], 0, 1)
+
+
+def critic_input(observation: Observation, central: bool, num_agents: int) -> Array:
+    """Critic input `[..., A, D]`: the global state for every agent, or local observations."""
+    if not central:
+        return observation.obs
+    state = observation.state[..., None, :]
+    return jnp.broadcast_to(state, state.shape[:-2] + (num_agents, state.shape[-1]))
+
+
+def make_value_fn(critic: AgentNet, central: bool) -> Callable:
+    """`value(params, hidden [B, A, H], observation [B, ...], first [B]) -> ([B, A], hidden)`."""
+
+    def value(params: PyTree, hidden: Array, observation: Observation, first: Array):
+        x = agent_major(critic_input(observation, central, critic.num_agents))
+        new_hidden, v = critic.apply_all(params, jnp.swapaxes(hidden, 0, 1), x, first[None])
+        return batch_major(v), jnp.swapaxes(new_hidden, 0, 1)
+
+    return value
+
+
+def make_rollout(env, actor: AgentNet, critic: AgentNet, head, central: bool,
+                 num_steps: int) -> Callable:
+    """`rollout(actor_params, critic_params, runner, key) -> (runner, Transition [T, B, ...],
+    last_value [B, A])`."""
+    value_fn = make_value_fn(critic, central)
+    batched_step = jax.vmap(env.step)
+
+    def step(params, runner: RunnerState, key: Array):
+        actor_params, critic_params = params
+        observation = runner.env_state.observation
+        num_envs = runner.first.shape[0]
+        key_act, key_env = jax.random.split(key)
+        actor_hidden, out = actor.apply_all(
+            actor_params, jnp.swapaxes(runner.actor_hidden, 0, 1),
+            agent_major(observation.obs), runner.first[None])
+        out = batch_major(out)
+        action = head.sample(key_act, out, observation.avail)
+        log_prob = head.log_prob(out, observation.avail, action)
+        value, critic_hidden = value_fn(critic_params, runner.critic_hidden, observation,
+                                        runner.first)
+        env_state, info = batched_step(jax.random.split(key_env, num_envs), runner.env_state,
+                                       action)
+        # The value of the true final observation, for bootstrapping on truncation.
+        bootstrap_value, _ = value_fn(critic_params, critic_hidden, info.final,
+                                      jnp.zeros_like(runner.first))
+        done = info.terminated | info.truncated
+        transition = Transition(
+            obs=observation, first=runner.first, action=action, log_prob=log_prob,
+            value=value, reward=info.reward, terminated=info.terminated,
+            truncated=info.truncated, bootstrap_value=bootstrap_value,
+            episode_return=info.episode_return, episode_done=done,
+        )
+        next_runner = RunnerState(env_state=env_state, first=done,
+                                  actor_hidden=jnp.swapaxes(actor_hidden, 0, 1),
+                                  critic_hidden=critic_hidden)
+        return next_runner, transition
+
+    def rollout(actor_params: PyTree, critic_params: PyTree, runner: RunnerState, key: Array):
+        params = (actor_params, critic_params)
+        runner, transitions = jax.lax.scan(
+            lambda r, k: step(params, r, k), runner, jax.random.split(key, num_steps))
+        last_value, _ = value_fn(critic_params, runner.critic_hidden,
+                                 runner.env_state.observation, runner.first)
+        return runner, transitions, last_value
+
+    return rollout
