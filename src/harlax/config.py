@@ -46,7 +46,7 @@ class Config:
     """Named point of the learner space: ippo, mappo, happo, hatrpo, trpo."""
     env: str = "MPE_simple_spread_v3"
     """JaxMARL registry name (MPE_*, SMAX with env_kwargs map_name=...)."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, int | float | bool | str] = field(default_factory=dict)
     """Keyword arguments for the environment, e.g. {"action_type": "Continuous"}."""
     seed: int = 0
     num_seeds: int = 1
@@ -103,10 +103,8 @@ class Config:
     log_std_init: float = -0.5
 
     # --- output
-    out: str = "runs"
-    """Parent directory of run directories."""
-    name: str | None = None
-    """Run directory name (default: <algo>_<env>_<seed>_<time>)."""
+    out: str | None = None
+    """Run directory (default: runs/<algo>_<env>_s<seed>_<time>); must not hold files yet."""
     progress: bool = True
 
     # ------------------------------------------------------------------ helpers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from harlax.envs.spec import MultiAgentSpec
 PARAMS_FILE = "params.msgpack"
 METRICS_FILE = "metrics.csv"
 CONFIG_FILE = "config.json"
+DEFAULT_RUNS_DIR = "runs"
 RETURN_CONVENTION = (
     "episode_return: undiscounted return of an episode, averaged over agents "
     "(mean of per-agent returns), averaged over the episodes that ended in that update"
@@ -24,20 +26,27 @@ RETURN_CONVENTION = (
 
 
 def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
-    """Create a fresh run directory (`<out>/<name>`, never reusing one) and write config.json."""
+    """Create the run directory (`run_dir`, else `config.out`, else a fresh timestamped
+    name under `runs/`) and write config.json. An existing non-empty directory is refused,
+    so no earlier run is overwritten."""
     if run_dir is None:
-        name = config.name or "{}_{}_s{}_{}".format(
-            config.algo, config.env.replace(":", "-").replace("|", "_"), config.seed,
+        run_dir = config.out
+    if run_dir is None:
+        name = "{}_{}_s{}_{}".format(
+            config.algo, re.sub(r"[^A-Za-z0-9_.-]", "-", config.env), config.seed,
             time.strftime("%Y%m%d-%H%M%S"))
-        run_dir = Path(config.out) / name
+        run_dir = Path(DEFAULT_RUNS_DIR) / name
+        suffix = 1
+        while run_dir.exists():
+            run_dir = Path(DEFAULT_RUNS_DIR) / f"{name}-{suffix}"
+            suffix += 1
     path = Path(run_dir)
-    candidate, suffix = path, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        candidate = path.with_name(f"{path.name}-{suffix}")
-        suffix += 1
-    candidate.mkdir(parents=True, exist_ok=True)
-    (candidate / CONFIG_FILE).write_text(config.to_json())
-    return candidate
+    if path.exists() and any(path.iterdir()):
+        raise ValueError(f"Config.out: run directory {str(path)!r} already holds files. "
+                         "Fix: choose another directory (or delete that one)")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / CONFIG_FILE).write_text(config.to_json())
+    return path
 
 
 class MetricsWriter:

@@ -1,0 +1,106 @@
+"""Command line: `harlax train | presets | envs`.
+
+`harlax train` takes every Config field as a flag (`harlax train --help`), optionally on
+top of a named preset (`--preset happo`). Integer flags accept scientific notation
+(`--total-steps 1e6`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+import tyro
+
+from harlax.config import Config, presets
+
+COMMANDS = {
+    "train": "train a configuration (every Config field is a flag; --preset NAME as a base)",
+    "presets": "list the named configurations",
+    "envs": "list the environment names",
+}
+
+_SCIENTIFIC_INT = re.compile(r"^[+]?\d+(\.\d*)?[eE][+]?\d+$")
+
+
+def _normalise_numbers(args: list[str]) -> list[str]:
+    """`1e6` -> `1000000` where the value is a whole number (so int flags accept it)."""
+    out = []
+    for arg in args:
+        if _SCIENTIFIC_INT.match(arg) and float(arg).is_integer():
+            arg = str(int(float(arg)))
+        out.append(arg)
+    return out
+
+
+def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
+    """Remove `--name VALUE` or `--name=VALUE` from args."""
+    rest, value, i = [], None, 0
+    while i < len(args):
+        if args[i] == name and i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+            continue
+        if args[i].startswith(name + "="):
+            value = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    return value, rest
+
+
+def parse_train_args(args: list[str]) -> Config:
+    """Config from `harlax train` arguments (validated, so errors come before compiling)."""
+    preset, args = _pop_option(args, "--preset")
+    if preset is not None and preset not in presets:
+        raise SystemExit(f"harlax train: unknown --preset {preset!r}; use one of {sorted(presets)}")
+    base = presets[preset] if preset else Config()
+    config = tyro.cli(
+        Config, args=_normalise_numbers(args), default=base, prog="harlax train",
+        description="Train a multi-agent policy. Every field of harlax.Config is a flag; "
+        "--preset NAME (one of " + ", ".join(sorted(presets)) + ") sets the base values.",
+    )
+    try:
+        config.validate()
+    except ValueError as err:
+        raise SystemExit(f"harlax train: {err}") from None
+    return config
+
+
+def _train(args: list[str]) -> None:
+    from harlax.logging import episode_returns
+    from harlax.train import train
+
+    config = parse_train_args(args)
+    result = train(config)
+    final = episode_returns(result.metrics)[:, -max(1, result.metrics["episodes"].shape[1] // 10):]
+    print(f"run directory: {result.run_dir}")
+    print(f"final mean episode return (last 10% of updates, mean over {config.num_seeds} "
+          f"seed(s)): {np.nanmean(final):.3f}")
+
+
+def _presets(_: list[str]) -> None:
+    for name, config in presets.items():
+        print(f"{name:10s} algo={config.algo}")
+
+
+def _envs(_: list[str]) -> None:
+    from harlax.envs.registry import env_names
+
+    print("\n".join(env_names()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: harlax COMMAND [options]\n\ncommands:")
+        for name, text in COMMANDS.items():
+            print(f"  {name:8s} {text}")
+        if argv and argv[0] not in ("-h", "--help"):
+            raise SystemExit(f"harlax: unknown command {argv[0]!r}")
+        return
+    {"train": _train, "presets": _presets, "envs": _envs}[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main()
