@@ -143,9 +143,7 @@ def _ant() -> RobotGraph:
     nodes = []
     for leg, hip_act, leg_body in legs:
         qid = -10 + 2 * leg
-        nodes.append(
-            Node(f"hip{leg}", qid, qid, hip_act, bodies=(torso, leg_body), body_clip=1.0)
-        )
+        nodes.append(Node(f"hip{leg}", qid, qid, hip_act, bodies=(torso, leg_body), body_clip=1.0))
         nodes.append(
             Node(
                 f"ankle{leg}",

@@ -25,7 +25,7 @@ BODY_WIDTHS: dict[str, int] = {"cinert": 10, "cvel": 6, "cfrc_ext": 6}
 _SCALAR_IDS: dict[str, str] = {"qpos": "qpos_id", "qvel": "qvel_id", "qfrc_actuator": "qvel_id"}
 
 
-def _field(data, name: str):
+def data_field(data, name: str):
     """Field ``name`` of ``mujoco.MjData`` or ``mjx.Data`` (JAX-only fields live in ``_impl``)."""
     impl = getattr(data, "_impl", None)
     if impl is not None and hasattr(impl, name):
@@ -62,7 +62,7 @@ class ModelInfo:
 
 def _source_fns(info: ModelInfo, xp) -> dict[str, Callable]:
     """Per source name, a function ``data -> flat array`` (array module ``xp``)."""
-    flat = lambda name: lambda d: xp.reshape(_field(d, name), (-1,))
+    flat = lambda name: lambda d: xp.reshape(data_field(d, name), (-1,))
     return {
         "qpos": flat("qpos"),
         "qvel": flat("qvel"),
