@@ -10,6 +10,7 @@ from harlax.envs.jaxmarl import JaxMARLAdapter
 
 SMAX_NAMES = ("SMAX", "HeuristicEnemySMAX")
 MAMUJOCO_PREFIX = "mamujoco:"
+MATRIX_PREFIX = "matrix:"
 
 
 def _jaxmarl():
@@ -28,7 +29,10 @@ def env_names() -> list[str]:
         from harlax.envs.mamujoco import SCENARIOS
     except ImportError:
         SCENARIOS = ()
-    return names + [MAMUJOCO_PREFIX + s for s in SCENARIOS]
+    from harlax.envs.matrix import GAMES
+
+    return (names + [MAMUJOCO_PREFIX + s for s in SCENARIOS]
+            + [MATRIX_PREFIX + g for g in GAMES])
 
 
 def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
@@ -44,6 +48,13 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
         if scenario not in SCENARIOS:
             raise ValueError(f"Config.env: unknown MaMuJoCo scenario {scenario!r}. Fix: use "
                              f"one of {[MAMUJOCO_PREFIX + s for s in SCENARIOS]}")
+        return
+    if name.startswith(MATRIX_PREFIX):
+        from harlax.envs.matrix import GAMES
+
+        if name[len(MATRIX_PREFIX):] not in GAMES:
+            raise ValueError(f"Config.env: unknown matrix game {name!r}. Fix: use one of "
+                             f"{[MATRIX_PREFIX + g for g in GAMES]}")
         return
     _, registered = _jaxmarl()
     if name not in registered:
@@ -65,6 +76,10 @@ def make_raw_env(name: str, **kwargs: Any) -> Any:
         from harlax.envs.mamujoco import make_mamujoco
 
         return make_mamujoco(name[len(MAMUJOCO_PREFIX):], **kwargs)
+    if name.startswith(MATRIX_PREFIX):
+        from harlax.envs.matrix import MatrixGameEnv
+
+        return MatrixGameEnv(name[len(MATRIX_PREFIX):], **kwargs)
     jaxmarl, _ = _jaxmarl()
     if name in SMAX_NAMES:
         from jaxmarl.environments.smax import map_name_to_scenario
