@@ -53,7 +53,7 @@ class Config:
     """Independent seeds trained in one program (a vmap axis)."""
 
     # --- budget and batch
-    total_steps: int = 1_536_000
+    total_steps: int = 1_048_576
     """Environment steps per seed; must be a multiple of num_envs * rollout_length."""
     num_envs: int = 64
     rollout_length: int = 128

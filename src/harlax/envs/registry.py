@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from typing import Any
 
 from harlax.envs.jaxmarl import JaxMARLAdapter
@@ -14,10 +12,12 @@ MATRIX_PREFIX = "matrix:"
 
 
 def _jaxmarl():
-    # jaxmarl prints a notice about optional submodules on import; keep stdout clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        import jaxmarl
-        from jaxmarl.registration import registered_envs
+    from harlax.envs._quiet import import_jaxmarl_quietly
+
+    import_jaxmarl_quietly()
+    import jaxmarl
+    from jaxmarl.registration import registered_envs
+
     return jaxmarl, registered_envs
 
 

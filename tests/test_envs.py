@@ -1,0 +1,217 @@
+"""The JaxMARL adapter: shapes, padding and masks, termination vs truncation, and the
+bootstrap value of a truncated episode."""
+
+from __future__ import annotations
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxmarl.environments import spaces
+from jaxmarl.environments.multi_agent_env import MultiAgentEnv, State
+
+import harlax
+from harlax.distributions import CategoricalHead, GaussianHead
+from harlax.envs.jaxmarl import JaxMARLAdapter
+from harlax.nets import AgentNet
+from harlax.rollout import make_rollout
+from harlax.types import RunnerState
+
+KEY = jax.random.PRNGKey(0)
+
+
+class CounterEnv(MultiAgentEnv):
+    """Two agents observe the step count; the episode terminates when agent 0 plays
+    action 1 and is truncated after `max_steps` steps. Reset observation: 0."""
+
+    def __init__(self, max_steps: int = 3):
+        super().__init__(num_agents=2)
+        self.agents = ["a", "b"]
+        self.max_steps = max_steps
+        self.observation_spaces = {a: spaces.Box(0.0, 100.0, (1,)) for a in self.agents}
+        self.action_spaces = {a: spaces.Discrete(2) for a in self.agents}
+
+    def _obs(self, step):
+        return {a: jnp.full((1,), step, jnp.float32) for a in self.agents}
+
+    def reset(self, key):
+        return self._obs(0), State(done=jnp.zeros((), bool), step=jnp.zeros((), jnp.int32))
+
+    def step_env(self, key, state, actions):
+        step = state.step + 1
+        done = (actions["a"] == 1) | (step >= self.max_steps)
+        rewards = {a: jnp.ones(()) for a in self.agents}
+        dones = {"a": done, "b": done, "__all__": done}
+        return self._obs(step), State(done=done, step=step), rewards, dones, {}
+
+
+class SumOfInput(nn.Module):
+    """A 'critic' whose value is the sum of its input: makes bootstrapping visible."""
+
+    @nn.compact
+    def __call__(self, hidden, x, first):
+        self.param("unused", nn.initializers.zeros, (1,))
+        return hidden, jnp.sum(x, axis=-1)
+
+
+class Constant(nn.Module):
+    """A 'policy' with fixed logits (always plays action 0 when `favour` is 0)."""
+
+    favour: int = 0
+
+    @nn.compact
+    def __call__(self, hidden, x, first):
+        self.param("unused", nn.initializers.zeros, (1,))
+        logits = jnp.where(jnp.arange(2) == self.favour, 0.0, -1e9)
+        return hidden, jnp.broadcast_to(logits, x.shape[:-1] + (2,))
+
+
+# ------------------------------------------------------------------ shapes and masks
+
+
+def test_spread_shapes_homogeneous():
+    env = harlax.make_env("MPE_simple_spread_v3")
+    state = env.reset(KEY)
+    o = state.observation
+    assert o.obs.shape == (3, 18) and o.state.shape == (54,) and o.avail.shape == (3, 5)
+    assert bool(o.avail.all())
+    np.testing.assert_allclose(o.state, o.obs.reshape(-1))  # MPE: concatenated observations
+    state, info = env.step(KEY, state, jnp.zeros(3, jnp.int32))
+    assert info.reward.shape == (3,)
+
+
+def test_speaker_listener_is_padded_and_masked():
+    env = harlax.make_env("MPE_simple_speaker_listener_v4")
+    spec = env.spec
+    assert spec.obs_dims == (3, 11) and spec.action_dims == (3, 5) and spec.heterogeneous
+    raw_obs, _ = env.env.reset(KEY)
+    o = env.reset(KEY).observation
+    assert o.obs.shape == (2, 11) and o.avail.shape == (2, 5)
+    np.testing.assert_allclose(o.obs[0, :3], raw_obs["speaker_0"])
+    np.testing.assert_allclose(o.obs[0, 3:], 0.0)
+    np.testing.assert_array_equal(o.avail, [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    np.testing.assert_allclose(
+        o.state, jnp.concatenate([raw_obs["speaker_0"], raw_obs["listener_0"]])
+    )
+
+
+def test_smax_availability_masks_and_world_state():
+    env = harlax.make_env("SMAX", map_name="3m")
+    state = env.reset(KEY)
+    step = jax.jit(env.step)
+    for t in range(3):  # move a little so that the masks are not the reset ones only
+        avail = state.observation.avail
+        expected = env.env.get_avail_actions(state.env_state)
+        for i, agent in enumerate(env.spec.agents):
+            np.testing.assert_array_equal(avail[i], np.asarray(expected[agent], bool))
+        action = jnp.argmax(avail, axis=-1).astype(jnp.int32)
+        state, _ = step(jax.random.PRNGKey(t), state, action)
+    raw_obs, _ = env.env.reset(KEY)
+    assert env.spec.state_dim == raw_obs["world_state"].size
+
+
+def test_categorical_head_never_samples_unavailable_actions():
+    head = CategoricalHead()
+    key_logits, key_mask, key_sample = jax.random.split(KEY, 3)
+    logits = 3.0 * jax.random.normal(key_logits, (64, 7))
+    mask = jax.random.bernoulli(key_mask, 0.4, (64, 7)).at[:, 2].set(True)
+    mask = mask.at[:, 5:].set(False)  # padding: actions 5 and 6 do not exist
+    samples = jax.jit(jax.vmap(lambda k: head.sample(k, logits, mask)))(
+        jax.random.split(key_sample, 500)
+    )  # [500, 64]
+    picked = jnp.take_along_axis(jnp.broadcast_to(mask, (500, 64, 7)), samples[..., None], -1)
+    assert bool(picked.all())
+    assert bool(jnp.isfinite(head.entropy(logits, mask)).all())
+    assert bool((head.mode(logits, mask) < 5).all())
+
+
+def test_gaussian_padded_log_prob_equals_unpadded():
+    head = GaussianHead()
+    real, padded = 3, 5
+    mean = jnp.array([0.1, -0.4, 1.2, 9.0, -9.0])
+    log_std = jnp.array([-0.5, 0.0, 0.3, 2.0, -3.0])
+    action = jnp.array([0.3, -1.0, 0.7, 123.0, -55.0])  # padded entries are garbage
+    mask = jnp.arange(padded) < real
+    out = jnp.concatenate([mean, log_std])
+    direct = distrax.MultivariateNormalDiag(mean[:real], jnp.exp(log_std[:real])).log_prob(
+        action[:real]
+    )
+    np.testing.assert_allclose(head.log_prob(out, mask, action), direct, rtol=1e-6)
+    direct_entropy = distrax.MultivariateNormalDiag(mean[:real], jnp.exp(log_std[:real])).entropy()
+    np.testing.assert_allclose(head.entropy(out, mask), direct_entropy, rtol=1e-6)
+    other = out.at[real:padded].add(3.0).at[padded + real :].add(1.0)  # change padded dims only
+    np.testing.assert_allclose(head.kl(out, other, mask), 0.0, atol=1e-7)
+
+
+def test_continuous_mpe_actions_are_clipped_to_bounds():
+    env = harlax.make_env("MPE_simple_spread_v3", action_type="Continuous")
+    assert not env.spec.discrete and env.spec.action_dim == 5
+    raw = env._unstack_actions(jnp.full((3, 5), 7.0))
+    np.testing.assert_allclose(raw["agent_0"], np.asarray(env.spec.action_high))
+
+
+# ------------------------------------------------------------------ episode ends
+
+
+def test_counter_env_termination_and_truncation():
+    env = JaxMARLAdapter(CounterEnv(max_steps=3))
+    state = env.reset(KEY)
+    state, info = env.step(KEY, state, jnp.array([1, 0]))  # agent 0 ends the episode
+    assert bool(info.terminated) and not bool(info.truncated)
+    assert int(info.episode_length) == 1
+    for _ in range(3):
+        state, info = env.step(KEY, state, jnp.array([0, 0]))
+    assert bool(info.truncated) and not bool(info.terminated)
+    np.testing.assert_allclose(info.final.obs, 3.0)  # the true last observation
+    np.testing.assert_allclose(state.observation.obs, 0.0)  # already reset
+    np.testing.assert_allclose(info.episode_return, 3.0)
+
+
+def test_mpe_time_limit_is_truncation_with_the_final_observation():
+    """JaxMARL's MPE compares its step counter with max_steps before incrementing it,
+    so an episode lasts max_steps + 1 steps; its end is a truncation, never a
+    termination, and the final observation is not the reset one."""
+    env = harlax.make_env("MPE_simple_spread_v3")
+    step = jax.jit(env.step)
+    state = env.reset(KEY)
+    length = env.spec.max_steps + 1
+    for t in range(length):
+        state, info = step(jax.random.PRNGKey(t + 1), state, jnp.zeros(3, jnp.int32))
+        assert bool(info.truncated) == (t == length - 1)
+        assert not bool(info.terminated)
+    assert int(info.episode_length) == length
+    assert not np.allclose(info.final.obs, state.observation.obs)
+
+
+@pytest.mark.parametrize("favour", [0, 1])
+def test_rollout_bootstraps_from_the_final_observation(favour):
+    """favour=0: every episode is truncated at step 3 and its bootstrap value is the
+    value of the final observation (3 per agent), not of the reset one (0).
+    favour=1: every episode terminates at once."""
+    env = JaxMARLAdapter(CounterEnv(max_steps=3))
+    actor = AgentNet(Constant(favour), 2, True, 1, 0)
+    critic = AgentNet(SumOfInput(), 2, True, 1, 0)
+    num_envs, steps = 2, 7
+    rollout = make_rollout(env, actor, critic, CategoricalHead(), central=False, num_steps=steps)
+    runner = RunnerState(
+        jax.vmap(env.reset)(jax.random.split(KEY, num_envs)),
+        jnp.ones(num_envs, bool),
+        jnp.zeros((num_envs, 2, 0)),
+        jnp.zeros((num_envs, 2, 0)),
+    )
+    params = actor.init(KEY), critic.init(KEY)
+    _, tr, last_value = rollout(params[0], params[1], runner, KEY)
+    # SumOfInput with the shared one-hot id appended adds 1 to the observation sum.
+    obs_value = tr.obs.obs[..., 0] + 1.0
+    np.testing.assert_allclose(tr.value, obs_value)
+    if favour == 0:
+        expected_trunc = (np.arange(steps) % 3 == 2)[:, None] * np.ones(num_envs, bool)
+        np.testing.assert_array_equal(tr.truncated, expected_trunc)
+        assert not bool(tr.terminated.any())
+        np.testing.assert_allclose(tr.bootstrap_value[tr.truncated], 3.0 + 1.0)
+        np.testing.assert_allclose(tr.value[1:][tr.truncated[:-1]], 0.0 + 1.0)
+    else:
+        assert bool(tr.terminated.all()) and not bool(tr.truncated.any())
+        np.testing.assert_array_equal(tr.first[1:], True)
