@@ -1,0 +1,87 @@
+"""harlax IPPO against JaxMARL's own IPPO baseline, at identical settings, in one run.
+
+The peer is JaxMARL's `baselines/IPPO/ippo_ff_mpe.py` (FLAIROx/JaxMARL; not part of the
+`jaxmarl` pip package, and its code is not part of this repository): check that file out
+beside the project, remove its hydra entry point and per-update wandb callback, and give
+this script a command that runs it as
+`PEER NUM_ENVS TOTAL_STEPS NUM_SEEDS` printing one JSON line with `compile_s`, `run_s`.
+Without `--peer`, only harlax is measured.
+
+Settings are the peer's MPE config: MPE_simple_spread_v3, 128-step rollouts, 4 epochs,
+4 minibatches, lr 2.5e-4 annealed, clip 0.2, entropy 0.01, tanh 64x64 networks.
+
+    python -m benchmarks.peer_jaxmarl --num-envs 16 64 256 --total-steps 1048576 \
+        --peer "python /path/to/jaxmarl_ippo_ff_mpe.py"
+
+Writes benchmarks/results/peer_jaxmarl.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import time
+
+import jax
+
+import harlax
+from benchmarks.common import block, write_csv
+from harlax.train import make_train, seed_keys
+
+
+def time_harlax(num_envs: int, total_steps: int, num_seeds: int) -> dict[str, float]:
+    """Compile and run the whole training program (all updates in one chunk, like the
+    peer's single scan), timed separately."""
+    num_updates = total_steps // (num_envs * 128)
+    config = harlax.presets["ippo"].replace(
+        num_envs=num_envs, rollout_length=128, num_epochs=4, num_minibatches=4, lr=2.5e-4,
+        critic_lr=2.5e-4, anneal_lr=True, total_steps=total_steps, num_seeds=num_seeds,
+        updates_per_chunk=num_updates, progress=False)
+    program = make_train(config)
+    keys = seed_keys(config)
+    start = time.perf_counter()
+    state = jax.jit(jax.vmap(program.init))(keys)
+    run = jax.jit(jax.vmap(program.run_chunk)).lower(state).compile()
+    block(state)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    state, metrics = run(state)
+    block(metrics)
+    return {"compile_s": compile_s, "run_s": time.perf_counter() - start}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--num-envs", nargs="+", type=int, default=[16, 64, 256])
+    parser.add_argument("--total-steps", type=int, default=1_048_576)
+    parser.add_argument("--num-seeds", type=int, default=1)
+    parser.add_argument("--peer", default=None, help="command that runs the peer script")
+    args = parser.parse_args()
+    rows = []
+    for num_envs in args.num_envs:
+        ours = time_harlax(num_envs, args.total_steps, args.num_seeds)
+        row = {"num_envs": num_envs, "total_steps": args.total_steps,
+               "num_seeds": args.num_seeds, "harlax_compile_s": ours["compile_s"],
+               "harlax_run_s": ours["run_s"],
+               "harlax_steps_per_s": args.total_steps * args.num_seeds / ours["run_s"]}
+        if args.peer:
+            out = subprocess.run(
+                shlex.split(args.peer) + [str(num_envs), str(args.total_steps),
+                                         str(args.num_seeds)],
+                capture_output=True, text=True, check=True)
+            peer = json.loads(out.stdout.strip().splitlines()[-1])
+            row.update(peer_compile_s=peer["compile_s"], peer_run_s=peer["run_s"],
+                       peer_steps_per_s=args.total_steps * args.num_seeds / peer["run_s"],
+                       speedup=peer["run_s"] / ours["run_s"])
+        rows.append(row)
+        print(row, flush=True)
+    notes = ["peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py without hydra/wandb; harlax: "
+             "preset ippo at the peer's settings; run_s excludes compilation; both run the "
+             "whole training as one compiled program, seeds vmapped"]
+    print(f"wrote {write_csv('peer_jaxmarl', rows, notes)}")
+
+
+if __name__ == "__main__":
+    main()
