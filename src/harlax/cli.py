@@ -69,10 +69,21 @@ def parse_train_args(args: list[str]) -> Config:
 
 def _train(args: list[str]) -> None:
     from harlax.logging import episode_returns
-    from harlax.train import train
+    from harlax.train import resume, train
 
-    config = parse_train_args(args)
-    result = train(config)
+    run_dir, args = _pop_option(args, "--resume")
+    if run_dir is not None:
+        if args:
+            raise SystemExit("harlax train --resume DIR: the run's config.json is used; "
+                             f"drop the other options {args}")
+        result = resume(run_dir)
+        config = result.config
+        if not result.metrics:
+            print(f"run directory: {result.run_dir} (already finished)")
+            return
+    else:
+        config = parse_train_args(args)
+        result = train(config)
     final = episode_returns(result.metrics)[:, -max(1, result.metrics["episodes"].shape[1] // 10):]
     print(f"run directory: {result.run_dir}")
     print(f"final mean episode return (last 10% of updates, mean over {config.num_seeds} "

@@ -106,6 +106,18 @@ class Config:
     out: str | None = None
     """Run directory (default: runs/<algo>_<env>_s<seed>_<time>); must not hold files yet."""
     progress: bool = True
+    checkpoint_every: int = 0
+    """Save the whole learner state every this many updates (a multiple of
+    updates_per_chunk; 0: only at the end of the run)."""
+    keep_checkpoints: int = 3
+    """How many of the latest checkpoints to keep on disk."""
+    eval_every: int = 0
+    """Greedy evaluation on separate environments every this many updates (a multiple of
+    updates_per_chunk; 0: no evaluation)."""
+    eval_episodes: int = 16
+    """Episodes per periodic evaluation (one per evaluation environment)."""
+    final_eval_episodes: int = 64
+    """Episodes of the final evaluation of the best and last parameters (absolute metric)."""
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> Config:
@@ -246,6 +258,7 @@ def derive(config: Config) -> Derived:
                 "choose a divisor of num_envs * rollout_length",
             )
         minibatch_size = steps_per_update // c.num_minibatches
+    _check_output(c)
     return Derived(
         critic=point["critic"],
         baseline=point["baseline"],
@@ -257,6 +270,22 @@ def derive(config: Config) -> Derived:
         num_chunks=num_updates // c.updates_per_chunk,
         minibatch_size=minibatch_size,
     )
+
+
+def _check_output(c: Config) -> None:
+    """Checkpoint and evaluation cadence: whole chunks, since the host acts between chunks."""
+    for name in ("keep_checkpoints", "eval_episodes", "final_eval_episodes"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
+    for name in ("checkpoint_every", "eval_every"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            _fail(name, f"must be an integer >= 0, got {value!r}", "use 0 (off) or a positive int")
+        if value % c.updates_per_chunk:
+            _fail(name, f"{value} is not a multiple of updates_per_chunk={c.updates_per_chunk} "
+                  "(the host saves and evaluates between compiled chunks)",
+                  f"use a multiple of {c.updates_per_chunk}")
 
 
 # Named configurations. Sources are given where hyperparameters follow a paper.

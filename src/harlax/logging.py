@@ -52,12 +52,31 @@ def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
 class MetricsWriter:
     """Appends one CSV row per logged update and seed, flushed after every chunk."""
 
-    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec):
+    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec,
+                 start_update: int = 0):
         self.path = run_dir / METRICS_FILE
         self.config = config
         self.agents = spec.agents
         self._file = None
         self._writer: Any = None
+        if start_update and self.path.exists():
+            self._truncate(start_update)
+
+    def _truncate(self, start_update: int) -> None:
+        """Resuming: keep the rows up to `start_update` (later ones were logged after the
+        checkpoint) and append from there."""
+        with self.path.open(newline="") as f:
+            lines = f.read().splitlines(keepends=True)
+        kept, header_seen = [], False
+        for line in lines:
+            if line.startswith("#") or not header_seen:
+                header_seen = header_seen or not line.startswith("#")
+                kept.append(line)
+            elif int(line.split(",", 2)[1]) <= start_update:
+                kept.append(line)
+        self.path.write_text("".join(kept))
+        self._file = self.path.open("a", newline="")
+        self._writer = csv.writer(self._file)
 
     def _columns(self, metrics: dict[str, np.ndarray]) -> list[str]:
         names = ["seed", "update", "env_steps", "episode_return"]
