@@ -27,41 +27,45 @@ EVAL_STREAM_FILE = "eval.jsonl"
 def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Array], Array]:
     """`evaluate(actor_params, key) -> returns [num_episodes]` (one seed, unbatched params).
 
-    Runs `num_episodes` environments side by side with the greedy (mode) action for
-    `env.spec.max_steps` steps and records each environment's first episode return (mean
-    over agents, undiscounted); NaN for an episode that has not ended by then.
+    Runs `num_episodes` environments side by side with the greedy (mode) action until each
+    has finished its first episode, and returns those episodes' returns (mean over agents,
+    undiscounted). Step `t` uses key `fold_in(step_key, t)`. The loop stops after
+    `2 * env.spec.max_steps + 1` steps at the latest; an episode still running then is NaN.
     """
     n = num_episodes
     batched_step = jax.vmap(env.step)
+    max_steps = 2 * env.spec.max_steps + 1
 
-    def step(params, carry, key):
-        env_state, hidden, first, done, ret = carry
+    def step(params, step_key, carry):
+        t, env_state, hidden, first, done, ret = carry
         observation = env_state.observation
         hidden, out = actor.apply_all(
             params, jnp.swapaxes(hidden, 0, 1), agent_major(observation.obs), first[None]
         )
         action = head.mode(batch_major(out), observation.avail)
+        key = jax.random.fold_in(step_key, t)
         env_state, info = batched_step(jax.random.split(key, n), env_state, action)
         ended = info.terminated | info.truncated
         ret = jnp.where(ended & ~done, info.episode_return, ret)
-        return (env_state, jnp.swapaxes(hidden, 0, 1), ended, done | ended, ret), None
+        return t + 1, env_state, jnp.swapaxes(hidden, 0, 1), ended, done | ended, ret
 
     def evaluate(actor_params: PyTree, key: Array) -> Array:
         reset_key, step_key = jax.random.split(key)
         env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n))
         carry = (
+            jnp.zeros((), jnp.int32),
             env_state,
             actor.initial_hidden(n),
             jnp.ones(n, bool),
             jnp.zeros(n, bool),
             jnp.zeros(n, jnp.float32),
         )
-        carry, _ = jax.lax.scan(
-            lambda c, k: step(actor_params, c, k),
+        carry = jax.lax.while_loop(
+            lambda c: (c[0] < max_steps) & ~jnp.all(c[4]),
+            lambda c: step(actor_params, step_key, c),
             carry,
-            jax.random.split(step_key, env.spec.max_steps),
         )
-        _, _, _, done, ret = carry
+        done, ret = carry[4], carry[5]
         return jnp.where(done, ret, jnp.nan)
 
     return evaluate
