@@ -1,11 +1,13 @@
 """harlax: multi-agent reinforcement learning as single compiled JAX programs."""
 
+from harlax.aggregate import aggregate
 from harlax.checkpoint import load
 from harlax.config import ALGOS, Config, presets
 from harlax.envs.registry import env_names, make_env
 from harlax.evaluate import evaluate
+from harlax.plot import plot
 from harlax.train import TrainResult, make_train, resume, train
 
-__all__ = ["ALGOS", "Config", "TrainResult", "env_names", "evaluate", "load", "make_env",
-           "make_train", "presets", "resume", "train"]
+__all__ = ["ALGOS", "Config", "TrainResult", "aggregate", "env_names", "evaluate", "load",
+           "make_env", "make_train", "plot", "presets", "resume", "train"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Command line: `harlax train | presets | envs`.
+"""Command line: `harlax train | presets | envs | eval | plot | aggregate`.
 
 `harlax train` takes every Config field as a flag (`harlax train --help`), optionally on
 top of a named preset (`--preset happo`). Integer flags accept scientific notation
@@ -19,6 +19,9 @@ COMMANDS = {
     "train": "train a configuration (every Config field is a flag; --preset NAME as a base)",
     "presets": "list the named configurations",
     "envs": "list the environment names",
+    "eval": "greedy evaluation of a run directory: harlax eval RUN_DIR [--episodes N]",
+    "plot": "learning curves: harlax plot RUN_DIR... [-o curves.png] [--metric NAME]",
+    "aggregate": "IQM and 95% intervals of runs' absolute metrics: harlax aggregate RUN_DIR...",
 }
 
 _SCIENTIFIC_INT = re.compile(r"^[+]?\d+(\.\d*)?[eE][+]?\d+$")
@@ -101,6 +104,37 @@ def _envs(_: list[str]) -> None:
     print("\n".join(env_names()))
 
 
+def _eval(args: list[str]) -> None:
+    from harlax.evaluate import evaluate
+
+    episodes, args = _pop_option(args, "--episodes")
+    if len(args) != 1:
+        raise SystemExit("usage: harlax eval RUN_DIR [--episodes N]")
+    returns = evaluate(args[0], episodes=int(episodes or 64))
+    for seed, values in enumerate(returns):
+        print(f"seed {seed}: greedy return {np.nanmean(values):.3f} over {len(values)} episodes")
+
+
+def _plot(args: list[str]) -> None:
+    from harlax.plot import plot
+
+    out, args = _pop_option(args, "-o")
+    metric, args = _pop_option(args, "--metric")
+    if not args:
+        raise SystemExit("usage: harlax plot RUN_DIR... [-o curves.png] [--metric NAME]")
+    path = plot(args, out or "curves.png", metric or "episode_return")
+    print(f"wrote {path}")
+
+
+def _aggregate(args: list[str]) -> None:
+    from harlax.aggregate import aggregate, scores_from_runs
+
+    if not args:
+        raise SystemExit("usage: harlax aggregate RUN_DIR...")
+    for algo, row in aggregate(scores_from_runs(args)).items():
+        print(f"{algo:10s} IQM {row['iqm']:.3f}  95% CI [{row['low']:.3f}, {row['high']:.3f}]")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -110,7 +144,9 @@ def main(argv: list[str] | None = None) -> None:
         if argv and argv[0] not in ("-h", "--help"):
             raise SystemExit(f"harlax: unknown command {argv[0]!r}")
         return
-    {"train": _train, "presets": _presets, "envs": _envs}[argv[0]](argv[1:])
+    handlers = {"train": _train, "presets": _presets, "envs": _envs, "eval": _eval,
+                "plot": _plot, "aggregate": _aggregate}
+    handlers[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":
