@@ -118,6 +118,8 @@ class Config:
     """Episodes per periodic evaluation (one per evaluation environment)."""
     final_eval_episodes: int = 64
     """Episodes of the final evaluation of the best and last parameters (absolute metric)."""
+    num_devices: int | None = None
+    """Devices the environment batch is sharded over (None: all); must divide num_envs."""
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> Config:
@@ -286,6 +288,17 @@ def _check_output(c: Config) -> None:
             _fail(name, f"{value} is not a multiple of updates_per_chunk={c.updates_per_chunk} "
                   "(the host saves and evaluates between compiled chunks)",
                   f"use a multiple of {c.updates_per_chunk}")
+    import jax  # local: validating the rest of a config needs no JAX
+
+    available = jax.device_count()
+    devices = available if c.num_devices is None else c.num_devices
+    if not isinstance(devices, int) or isinstance(devices, bool) or not 1 <= devices <= available:
+        _fail("num_devices", f"must be an integer in [1, {available}] (the devices JAX sees), "
+              f"got {c.num_devices!r}", f"use None (all {available}) or a number up to it")
+    if c.num_envs % devices:
+        _fail("num_envs", f"{c.num_envs} environments do not split evenly over {devices} "
+              "devices", f"use a multiple of {devices}, or set num_devices to a divisor of "
+              f"{c.num_envs}")
 
 
 # Named configurations. Sources are given where hyperparameters follow a paper.

@@ -36,6 +36,7 @@ from harlax.logging import (
     save_params,
 )
 from harlax.nets import make_nets
+from harlax.parallel import make_mesh, replicated, state_shardings
 from harlax.types import LearnerState, PyTree, RunnerState
 
 
@@ -107,14 +108,22 @@ def compile_program(program: TrainProgram):
     return init, run_chunk
 
 
-def compile_checked(program: TrainProgram):
-    """Like `compile_program`, but `run_chunk(state) -> (state, metrics, finite)`, where
-    `finite` maps each `*params` field of the state to `[num_seeds]` bool (NaN guard)."""
+def compile_checked(program: TrainProgram, mesh: jax.sharding.Mesh):
+    """Like `compile_program`, on a device mesh (see `harlax.parallel`), and
+    `run_chunk(state) -> (state, metrics, finite)`, where `finite` maps each `*params`
+    field of the state to `[num_seeds]` bool (NaN guard). Returns `(init, run_chunk,
+    state shardings)`."""
+
     def chunk(state):
         state, metrics = program.run_chunk(state)
         return state, metrics, params_finite(state)
 
-    return jax.jit(jax.vmap(program.init)), jax.jit(jax.vmap(chunk), donate_argnums=0)
+    like = jax.eval_shape(jax.vmap(program.init), seed_keys(program.config))
+    shardings, full = state_shardings(like, mesh), replicated(mesh)
+    init = jax.jit(jax.vmap(program.init), out_shardings=shardings)
+    run_chunk = jax.jit(jax.vmap(chunk), in_shardings=(shardings,),
+                        out_shardings=(shardings, full, full), donate_argnums=0)
+    return init, run_chunk, shardings
 
 
 # Output-only fields: they do not change the compiled program, so runs that differ only
@@ -124,20 +133,21 @@ _OUTPUT_FIELDS = ("out", "progress", "checkpoint_every", "keep_checkpoints", "ev
 _COMPILED: dict[str, tuple] = {}
 
 
-def compiled(config: Config) -> tuple[TrainProgram, Callable, Callable]:
-    """`(program, init, run_chunk)` of `compile_checked`, cached per program-relevant config."""
+def compiled(config: Config) -> tuple[TrainProgram, Callable, Callable, PyTree]:
+    """`(program, init, run_chunk, shardings)` of `compile_checked`, cached per
+    program-relevant config."""
     derive(config)  # validate before anything is built
     defaults = Config()
     key = config.replace(**{f: getattr(defaults, f) for f in _OUTPUT_FIELDS}).to_json()
     if key not in _COMPILED:
         program = make_train(config)
-        _COMPILED[key] = (program, *compile_checked(program))
+        _COMPILED[key] = (program, *compile_checked(program, make_mesh(config.num_devices)))
         while len(_COMPILED) > 4:
             _COMPILED.pop(next(iter(_COMPILED)))
-    program, init, run_chunk = _COMPILED[key]
+    program, *functions = _COMPILED[key]
     if program.config != config:  # same program; keep the caller's output settings
         program = dataclasses.replace(program, config=config)
-    return program, init, run_chunk
+    return program, *functions
 
 
 def train(config: Config, run_dir: str | Path | None = None, write: bool = True,
@@ -161,7 +171,7 @@ def resume(run_dir: str | Path, stop_after: int | None = None) -> TrainResult:
     """
     directory = Path(run_dir)
     config = Config.from_json((directory / CONFIG_FILE).read_text())
-    program, _, _ = compiled(config)
+    program = compiled(config)[0]
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(config))
     checkpointer = Checkpointer(directory, config.keep_checkpoints)
     try:
@@ -177,7 +187,7 @@ def resume(run_dir: str | Path, stop_after: int | None = None) -> TrainResult:
 def _run(config: Config, directory: Path | None, state: LearnerState | None,
          start_update: int, stop_after: int | None) -> TrainResult:
     """The host loop: dispatch chunks, and between them log, check, evaluate and save."""
-    program, init, run_chunk = compiled(config)
+    program, init, run_chunk, shardings = compiled(config)
     derived = program.derived
     per_chunk = config.updates_per_chunk
     if stop_after is not None and (stop_after < 1 or stop_after % per_chunk):
@@ -191,8 +201,7 @@ def _run(config: Config, directory: Path | None, state: LearnerState | None,
         writer = MetricsWriter(directory, config, program.env.spec, start_update)
         checkpointer = Checkpointer(directory, config.keep_checkpoints)
     evaluation = Evaluation(program, directory, start_update) if config.eval_every else None
-    if state is None:
-        state = init(seed_keys(config))
+    state = init(seed_keys(config)) if state is None else jax.device_put(state, shardings)
     chunks: list[dict[str, np.ndarray]] = []
 
     def finish(chunk: int, metrics: dict, finite: dict) -> None:
