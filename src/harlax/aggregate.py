@@ -88,10 +88,14 @@ def aggregate(
 
 def scores_from_runs(run_dirs: Iterable[str | Path]) -> dict[str, np.ndarray]:
     """`{algo: [runs, tasks]}` from run directories: each seed's mean absolute-metric return
-    (`evaluation.json`). Tasks are `env/task`; each task needs the same number of runs."""
+    (`evaluation.json`), or where a run was not evaluated, its mean training return over the
+    last 10% of updates (metrics.csv). Each task needs the same number of runs."""
     table: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run_dir in run_dirs:
         run_dir = Path(run_dir)
+        if not (run_dir / MARL_EVAL_FILE).exists():
+            _training_scores(run_dir, table)
+            continue
         data = json.loads((run_dir / MARL_EVAL_FILE).read_text())
         for env, tasks in data.items():
             for task, algos in tasks.items():
@@ -110,6 +114,18 @@ def scores_from_runs(run_dirs: Iterable[str | Path]) -> dict[str, np.ndarray]:
             )
         out[algo] = np.array([tasks[t] for t in sorted(tasks)]).T
     return out
+
+
+def _training_scores(run_dir: Path, table: dict) -> None:
+    from harlax.evaluate import env_and_task
+    from harlax.plot import read_metric
+
+    config = Config.from_json((run_dir / CONFIG_FILE).read_text())
+    env, task = env_and_task(config.env, config.env_kwargs)
+    for series in read_metric(run_dir).values():
+        values = np.array([series[k] for k in sorted(series)])
+        tail = values[-max(1, int(round(len(values) * 0.1))) :]
+        table[config.algo][f"{env}/{task}"].append(float(np.nanmean(tail)))
 
 
 def run_label(run_dir: str | Path) -> str:

@@ -21,6 +21,7 @@ COMMANDS = {
     "envs": "list the environment names",
     "eval": "greedy evaluation of a run directory: harlax eval RUN_DIR [--episodes N]",
     "plot": "learning curves: harlax plot RUN_DIR... [-o curves.png] [--metric NAME]",
+    "sweep": "a grid of runs: harlax sweep SPEC.yaml [--out DIR] (see harlax.sweep.grid_points)",
     "aggregate": "IQM and 95% intervals of runs' absolute metrics: harlax aggregate RUN_DIR...",
 }
 
@@ -135,6 +136,27 @@ def _aggregate(args: list[str]) -> None:
         print(f"{algo:10s} IQM {row['iqm']:.3f}  95% CI [{row['low']:.3f}, {row['high']:.3f}]")
 
 
+def _sweep(args: list[str]) -> None:
+    import yaml
+
+    from harlax.sweep import run_grid
+
+    out, args = _pop_option(args, "--out")
+    if len(args) != 1:
+        raise SystemExit("usage: harlax sweep SPEC.yaml [--out DIR]\n  SPEC: base: {field: "
+                         "value}, algos: [...], envs: [...], grid: {field: [values]}, out: DIR")
+    spec = yaml.safe_load(open(args[0]))
+    out = out or spec.pop("out", None) or "runs/sweep"
+    spec.pop("out", None)
+    try:
+        table = run_grid(spec, out)
+    except ValueError as err:
+        raise SystemExit(f"harlax sweep: {err}") from None
+    for label, row in table.items():
+        print(f"{label:30s} IQM {row['iqm']:.3f}  95% CI [{row['low']:.3f}, {row['high']:.3f}]")
+    print(f"wrote {out}/aggregate.csv and {out}/curves.png")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -145,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"harlax: unknown command {argv[0]!r}")
         return
     handlers = {"train": _train, "presets": _presets, "envs": _envs, "eval": _eval,
-                "plot": _plot, "aggregate": _aggregate}
+                "plot": _plot, "aggregate": _aggregate, "sweep": _sweep}
     handlers[argv[0]](argv[1:])
 
 

@@ -79,11 +79,21 @@ def eval_keys(seed: int, num_seeds: int, update: int) -> Array:
     )
 
 
+_EVALUATORS: dict[tuple[int, int], tuple[Any, Callable]] = {}
+
+
 def compile_evaluator(program, num_episodes: int) -> Callable[[PyTree, Array], Array]:
     """jit(vmap over seeds) of `make_evaluator` for a `TrainProgram`'s env and actor:
-    `(actor_params [S, ...], keys [S]) -> returns [S, num_episodes]`."""
+    `(actor_params [S, ...], keys [S]) -> returns [S, num_episodes]`. Cached per learner
+    and episode count, so repeated runs of one program compile it once."""
     learner = program.learner
-    return jax.jit(jax.vmap(make_evaluator(program.env, learner.actor, learner.head, num_episodes)))
+    key = (id(learner), num_episodes)
+    if key not in _EVALUATORS or _EVALUATORS[key][0] is not learner:
+        evaluator = make_evaluator(program.env, learner.actor, learner.head, num_episodes)
+        _EVALUATORS[key] = (learner, jax.jit(jax.vmap(evaluator)))
+        while len(_EVALUATORS) > 8:
+            _EVALUATORS.pop(next(iter(_EVALUATORS)))
+    return _EVALUATORS[key][1]
 
 
 def evaluate(

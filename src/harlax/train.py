@@ -63,9 +63,12 @@ class TrainResult:
     evaluation: dict | None = None  # greedy evaluation: see `harlax.evaluate.Evaluation`
 
 
-def make_train(config: Config) -> TrainProgram:
-    """Validate `config` (raises ValueError before any compilation) and build the program."""
-    derived = derive(config)
+def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
+    """Validate `config` (raises ValueError before any compilation) and build the program.
+
+    Passing `derived` skips validation: `harlax.sweep` builds programs whose float
+    hyperparameters are traced values (validated beforehand, one value at a time)."""
+    derived = derive(config) if derived is None else derived
     env = make_env(config.env, **config.env_kwargs)
     spec = env.spec
     actor, critic = make_nets(spec, config, derived.share_params,
