@@ -120,6 +120,10 @@ class Config:
     """Episodes of the final evaluation of the best and last parameters (absolute metric)."""
     num_devices: int | None = None
     """Devices the environment batch is sharded over (None: all); must divide num_envs."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars (mean over seeds) to <run_dir>/tb (`harlax[tb]`)."""
+    wandb_project: str | None = None
+    """Also log to Weights & Biases under this project (`harlax[wandb]`); None: off."""
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> Config:
