@@ -1,5 +1,9 @@
 """harlax: multi-agent reinforcement learning as single compiled JAX programs."""
 
+# isort: off
+from harlax import _distributed  # noqa: F401  (first: joins a multi-host run, see module)
+# isort: on
+
 from harlax.aggregate import aggregate
 from harlax.checkpoint import load
 from harlax.config import ALGOS, Config, presets

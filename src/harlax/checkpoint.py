@@ -72,14 +72,23 @@ class Checkpointer:
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
 
-    def restore(self, like: PyTree, update: int | None = None) -> PyTree:
+    def restore(self, like: PyTree, update: int | None = None, shardings: PyTree = None) -> PyTree:
         """Checkpoint `update` (default: the latest) with the structure of `like`, which
-        may be abstract (`jax.ShapeDtypeStruct` leaves, e.g. from `jax.eval_shape`)."""
+        may be abstract (`jax.ShapeDtypeStruct` leaves, e.g. from `jax.eval_shape`).
+
+        Arrays are placed by `shardings` (a tree like `like`, e.g. the program's state
+        shardings), else on this process's first device, whatever the topology that saved
+        them."""
         update = self.latest() if update is None else update
         if update is None:
             raise FileNotFoundError(f"no complete checkpoint in {self.directory}")
-        abstract = to_items(like)
-        items = self.manager.restore(update, args=ocp.args.StandardRestore(abstract))
+        if shardings is None:
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            shardings = jax.tree.map(lambda _: device, like)
+        target = jax.tree.map(
+            lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), like, shardings
+        )
+        items = self.manager.restore(update, args=ocp.args.StandardRestore(to_items(target)))
         return from_items(items, like)
 
     def wait(self) -> None:

@@ -7,6 +7,7 @@ top of a named preset (`--preset happo`). Integer flags accept scientific notati
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -75,6 +76,18 @@ def _train(args: list[str]) -> None:
     from harlax.logging import episode_returns
     from harlax.train import resume, train
 
+    multihost = {}
+    for flag, variable in (("--coordinator-address", "JAX_COORDINATOR_ADDRESS"),
+                           ("--num-processes", "JAX_NUM_PROCESSES"),
+                           ("--process-id", "JAX_PROCESS_ID")):
+        value, args = _pop_option(args, flag)
+        if value is not None:
+            multihost[variable] = value
+    if multihost:
+        # The JAX backend has started by now (importing harlax computes); restart with the
+        # settings in the environment, where harlax._distributed joins before it starts.
+        os.execvpe(sys.executable, [sys.executable, "-m", "harlax.cli", "train", *args],
+                   {**os.environ, **multihost})
     run_dir, args = _pop_option(args, "--resume")
     if run_dir is not None:
         if args:

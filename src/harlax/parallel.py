@@ -52,3 +52,15 @@ def state_shardings(state: PyTree, mesh: jax.sharding.Mesh) -> PyTree:
         for name, value in fields.items()
     }
     return type(state)(**out)
+
+
+def is_main_process() -> bool:
+    """Only process 0 writes logs, plots and evaluation files (all processes take part in
+    checkpoints, which orbax coordinates)."""
+    return jax.process_index() == 0
+
+
+def replicate(x, mesh: jax.sharding.Mesh) -> jax.Array:
+    """A host value as one global array replicated over `mesh` (every process passes the
+    same value; needed where the mesh spans processes)."""
+    return jax.make_array_from_process_local_data(replicated(mesh), np.asarray(x))

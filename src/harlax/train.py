@@ -36,7 +36,7 @@ from harlax.logging import (
     save_params,
 )
 from harlax.nets import make_nets
-from harlax.parallel import make_mesh, replicated, state_shardings
+from harlax.parallel import is_main_process, make_mesh, replicate, replicated, state_shardings
 from harlax.types import LearnerState, PyTree, RunnerState
 
 
@@ -123,7 +123,7 @@ def compile_checked(program: TrainProgram, mesh: jax.sharding.Mesh):
 
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(program.config))
     shardings, full = state_shardings(like, mesh), replicated(mesh)
-    init = jax.jit(jax.vmap(program.init), out_shardings=shardings)
+    init = jax.jit(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
     run_chunk = jax.jit(jax.vmap(chunk), in_shardings=(shardings,),
                         out_shardings=(shardings, full, full), donate_argnums=0)
     return init, run_chunk, shardings
@@ -162,7 +162,20 @@ def train(config: Config, run_dir: str | Path | None = None, write: bool = True,
     `stop_after`: stop (with a checkpoint) after this many updates; `resume` continues.
     """
     derive(config)
-    directory = make_run_dir(config, run_dir) if write else None
+    directory = None
+    if write and jax.process_count() > 1:
+        # Multi-host: process 0 creates the (shared) directory; the others wait for it.
+        from jax.experimental import multihost_utils
+
+        if run_dir is None and config.out is None:
+            raise ValueError("Config.out: a multi-process run needs an explicit run directory "
+                             "on a filesystem all processes share. Fix: set out")
+        if is_main_process():
+            directory = make_run_dir(config, run_dir)
+        multihost_utils.sync_global_devices("harlax: run directory")
+        directory = Path(run_dir if run_dir is not None else config.out)
+    elif write:
+        directory = make_run_dir(config, run_dir)
     return _run(config, directory, None, 0, stop_after)
 
 
@@ -174,14 +187,14 @@ def resume(run_dir: str | Path, stop_after: int | None = None) -> TrainResult:
     """
     directory = Path(run_dir)
     config = Config.from_json((directory / CONFIG_FILE).read_text())
-    program = compiled(config)[0]
+    program, _, _, shardings = compiled(config)
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(config))
     checkpointer = Checkpointer(directory, config.keep_checkpoints)
     try:
         update = checkpointer.latest()
         if update is None:
             raise FileNotFoundError(f"resume: no complete checkpoint in {checkpointer.directory}")
-        state = checkpointer.restore(like, update)
+        state = checkpointer.restore(like, update, shardings)
     finally:
         checkpointer.close()
     return _run(config, directory, state, update, stop_after)
@@ -200,11 +213,18 @@ def _run(config: Config, directory: Path | None, state: LearnerState | None,
     if stop_after is not None:
         end_update = min(end_update, start_update + stop_after)
     writer = checkpointer = None
+    main = is_main_process()  # only process 0 writes files; all take part in checkpoints
     if directory is not None:
-        writer = MetricsWriter(directory, config, program.env.spec, start_update)
+        writer = MetricsWriter(directory, config, program.env.spec, start_update) if main \
+            else None
         checkpointer = Checkpointer(directory, config.keep_checkpoints)
-    evaluation = Evaluation(program, directory, start_update) if config.eval_every else None
-    state = init(seed_keys(config)) if state is None else jax.device_put(state, shardings)
+    evaluation = None
+    if config.eval_every:
+        evaluation = Evaluation(program, directory if main else None, start_update)
+    if state is None:
+        state = init(replicate(seed_keys(config), jax.tree.leaves(shardings)[0].mesh))
+    else:
+        state = jax.device_put(state, shardings)
     chunks: list[dict[str, np.ndarray]] = []
 
     def finish(chunk: int, metrics: dict, finite: dict) -> None:
@@ -255,7 +275,7 @@ def _run(config: Config, directory: Path | None, state: LearnerState | None,
         if chunks else {}
     params = jax.device_get({"actor": state.actor_params, "critic": state.critic_params,
                              "value_norm": state.value_norm._asdict()})
-    if directory is not None:
+    if directory is not None and main:
         save_params(directory, params)
     return TrainResult(params=params, metrics=metrics, config=config, run_dir=directory,
                        evaluation=None if evaluation is None else evaluation.summary())
