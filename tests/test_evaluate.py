@@ -39,6 +39,7 @@ def test_matrix_game_greedy_return_is_the_payoff_of_the_argmax_actions():
     np.testing.assert_allclose(returns, np.full(5, GAMES["climbing"][joint]), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_multi_step_episodes_match_a_python_loop():
     """MPE (25-step episodes), recurrent actor: the scanned evaluator against a plain loop
     over time and environments that stops each environment at its first episode end."""
