@@ -1,9 +1,17 @@
 """harlax: multi-agent reinforcement learning as single compiled JAX programs."""
 
+# isort: off
+from harlax import _distributed  # noqa: F401  (first: joins a multi-host run, see module)
+# isort: on
+
+from harlax.aggregate import aggregate
+from harlax.checkpoint import load
 from harlax.config import ALGOS, Config, presets
 from harlax.envs.registry import env_names, make_env
-from harlax.train import TrainResult, make_train, train
+from harlax.evaluate import evaluate
+from harlax.plot import plot
+from harlax.train import TrainResult, make_train, resume, train
 
-__all__ = ["ALGOS", "Config", "TrainResult", "env_names", "make_env", "make_train", "presets",
-           "train"]
+__all__ = ["ALGOS", "Config", "TrainResult", "aggregate", "env_names", "evaluate", "load",
+           "make_env", "make_train", "plot", "presets", "resume", "train"]
 __version__ = "0.1.0"

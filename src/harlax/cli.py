@@ -1,4 +1,4 @@
-"""Command line: `harlax train | presets | envs`.
+"""Command line: `harlax train | presets | envs | eval | plot | aggregate`.
 
 `harlax train` takes every Config field as a flag (`harlax train --help`), optionally on
 top of a named preset (`--preset happo`). Integer flags accept scientific notation
@@ -7,6 +7,7 @@ top of a named preset (`--preset happo`). Integer flags accept scientific notati
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -19,6 +20,10 @@ COMMANDS = {
     "train": "train a configuration (every Config field is a flag; --preset NAME as a base)",
     "presets": "list the named configurations",
     "envs": "list the environment names",
+    "eval": "greedy evaluation of a run directory: harlax eval RUN_DIR [--episodes N]",
+    "plot": "learning curves: harlax plot RUN_DIR... [-o curves.png] [--metric NAME]",
+    "sweep": "a grid of runs: harlax sweep SPEC.yaml [--out DIR] (see harlax.sweep.grid_points)",
+    "aggregate": "IQM and 95% intervals of runs' absolute metrics: harlax aggregate RUN_DIR...",
 }
 
 _SCIENTIFIC_INT = re.compile(r"^[+]?\d+(\.\d*)?[eE][+]?\d+$")
@@ -69,10 +74,33 @@ def parse_train_args(args: list[str]) -> Config:
 
 def _train(args: list[str]) -> None:
     from harlax.logging import episode_returns
-    from harlax.train import train
+    from harlax.train import resume, train
 
-    config = parse_train_args(args)
-    result = train(config)
+    multihost = {}
+    for flag, variable in (("--coordinator-address", "JAX_COORDINATOR_ADDRESS"),
+                           ("--num-processes", "JAX_NUM_PROCESSES"),
+                           ("--process-id", "JAX_PROCESS_ID")):
+        value, args = _pop_option(args, flag)
+        if value is not None:
+            multihost[variable] = value
+    if multihost:
+        # The JAX backend has started by now (importing harlax computes); restart with the
+        # settings in the environment, where harlax._distributed joins before it starts.
+        os.execvpe(sys.executable, [sys.executable, "-m", "harlax.cli", "train", *args],
+                   {**os.environ, **multihost})
+    run_dir, args = _pop_option(args, "--resume")
+    if run_dir is not None:
+        if args:
+            raise SystemExit("harlax train --resume DIR: the run's config.json is used; "
+                             f"drop the other options {args}")
+        result = resume(run_dir)
+        config = result.config
+        if not result.metrics:
+            print(f"run directory: {result.run_dir} (already finished)")
+            return
+    else:
+        config = parse_train_args(args)
+        result = train(config)
     final = episode_returns(result.metrics)[:, -max(1, result.metrics["episodes"].shape[1] // 10):]
     print(f"run directory: {result.run_dir}")
     print(f"final mean episode return (last 10% of updates, mean over {config.num_seeds} "
@@ -90,6 +118,58 @@ def _envs(_: list[str]) -> None:
     print("\n".join(env_names()))
 
 
+def _eval(args: list[str]) -> None:
+    from harlax.evaluate import evaluate
+
+    episodes, args = _pop_option(args, "--episodes")
+    if len(args) != 1:
+        raise SystemExit("usage: harlax eval RUN_DIR [--episodes N]")
+    returns = evaluate(args[0], episodes=int(episodes or 64))
+    for seed, values in enumerate(returns):
+        print(f"seed {seed}: greedy return {np.nanmean(values):.3f} over {len(values)} episodes")
+
+
+def _plot(args: list[str]) -> None:
+    from harlax.plot import plot
+
+    out, args = _pop_option(args, "-o")
+    metric, args = _pop_option(args, "--metric")
+    if not args:
+        raise SystemExit("usage: harlax plot RUN_DIR... [-o curves.png] [--metric NAME]")
+    path = plot(args, out or "curves.png", metric or "episode_return")
+    print(f"wrote {path}")
+
+
+def _aggregate(args: list[str]) -> None:
+    from harlax.aggregate import aggregate, scores_from_runs
+
+    if not args:
+        raise SystemExit("usage: harlax aggregate RUN_DIR...")
+    for algo, row in aggregate(scores_from_runs(args)).items():
+        print(f"{algo:10s} IQM {row['iqm']:.3f}  95% CI [{row['low']:.3f}, {row['high']:.3f}]")
+
+
+def _sweep(args: list[str]) -> None:
+    import yaml
+
+    from harlax.sweep import run_grid
+
+    out, args = _pop_option(args, "--out")
+    if len(args) != 1:
+        raise SystemExit("usage: harlax sweep SPEC.yaml [--out DIR]\n  SPEC: base: {field: "
+                         "value}, algos: [...], envs: [...], grid: {field: [values]}, out: DIR")
+    spec = yaml.safe_load(open(args[0]))
+    out = out or spec.pop("out", None) or "runs/sweep"
+    spec.pop("out", None)
+    try:
+        table = run_grid(spec, out)
+    except ValueError as err:
+        raise SystemExit(f"harlax sweep: {err}") from None
+    for label, row in table.items():
+        print(f"{label:30s} IQM {row['iqm']:.3f}  95% CI [{row['low']:.3f}, {row['high']:.3f}]")
+    print(f"wrote {out}/aggregate.csv and {out}/curves.png")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -99,7 +179,9 @@ def main(argv: list[str] | None = None) -> None:
         if argv and argv[0] not in ("-h", "--help"):
             raise SystemExit(f"harlax: unknown command {argv[0]!r}")
         return
-    {"train": _train, "presets": _presets, "envs": _envs}[argv[0]](argv[1:])
+    handlers = {"train": _train, "presets": _presets, "envs": _envs, "eval": _eval,
+                "plot": _plot, "aggregate": _aggregate, "sweep": _sweep}
+    handlers[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

@@ -106,6 +106,24 @@ class Config:
     out: str | None = None
     """Run directory (default: runs/<algo>_<env>_s<seed>_<time>); must not hold files yet."""
     progress: bool = True
+    checkpoint_every: int = 0
+    """Save the whole learner state every this many updates (a multiple of
+    updates_per_chunk; 0: only at the end of the run)."""
+    keep_checkpoints: int = 3
+    """How many of the latest checkpoints to keep on disk."""
+    eval_every: int = 0
+    """Greedy evaluation on separate environments every this many updates (a multiple of
+    updates_per_chunk; 0: no evaluation)."""
+    eval_episodes: int = 16
+    """Episodes per periodic evaluation (one per evaluation environment)."""
+    final_eval_episodes: int = 64
+    """Episodes of the final evaluation of the best and last parameters (absolute metric)."""
+    num_devices: int | None = None
+    """Devices the environment batch is sharded over (None: all); must divide num_envs."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars (mean over seeds) to <run_dir>/tb (`harlax[tb]`)."""
+    wandb_project: str | None = None
+    """Also log to Weights & Biases under this project (`harlax[wandb]`); None: off."""
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> Config:
@@ -246,6 +264,7 @@ def derive(config: Config) -> Derived:
                 "choose a divisor of num_envs * rollout_length",
             )
         minibatch_size = steps_per_update // c.num_minibatches
+    _check_output(c)
     return Derived(
         critic=point["critic"],
         baseline=point["baseline"],
@@ -257,6 +276,33 @@ def derive(config: Config) -> Derived:
         num_chunks=num_updates // c.updates_per_chunk,
         minibatch_size=minibatch_size,
     )
+
+
+def _check_output(c: Config) -> None:
+    """Checkpoint and evaluation cadence: whole chunks, since the host acts between chunks."""
+    for name in ("keep_checkpoints", "eval_episodes", "final_eval_episodes"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
+    for name in ("checkpoint_every", "eval_every"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            _fail(name, f"must be an integer >= 0, got {value!r}", "use 0 (off) or a positive int")
+        if value % c.updates_per_chunk:
+            _fail(name, f"{value} is not a multiple of updates_per_chunk={c.updates_per_chunk} "
+                  "(the host saves and evaluates between compiled chunks)",
+                  f"use a multiple of {c.updates_per_chunk}")
+    import jax  # local: validating the rest of a config needs no JAX
+
+    available = jax.device_count()
+    devices = available if c.num_devices is None else c.num_devices
+    if not isinstance(devices, int) or isinstance(devices, bool) or not 1 <= devices <= available:
+        _fail("num_devices", f"must be an integer in [1, {available}] (the devices JAX sees), "
+              f"got {c.num_devices!r}", f"use None (all {available}) or a number up to it")
+    if c.num_envs % devices:
+        _fail("num_envs", f"{c.num_envs} environments do not split evenly over {devices} "
+              "devices", f"use a multiple of {devices}, or set num_devices to a divisor of "
+              f"{c.num_envs}")
 
 
 # Named configurations. Sources are given where hyperparameters follow a paper.

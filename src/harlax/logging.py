@@ -19,6 +19,7 @@ PARAMS_FILE = "params.msgpack"
 METRICS_FILE = "metrics.csv"
 CONFIG_FILE = "config.json"
 DEFAULT_RUNS_DIR = "runs"
+TENSORBOARD_DIR = "tb"
 RETURN_CONVENTION = (
     "episode_return: undiscounted return of an episode, averaged over agents "
     "(mean of per-agent returns), averaged over the episodes that ended in that update"
@@ -52,12 +53,33 @@ def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
 class MetricsWriter:
     """Appends one CSV row per logged update and seed, flushed after every chunk."""
 
-    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec):
+    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec,
+                 start_update: int = 0):
         self.path = run_dir / METRICS_FILE
         self.config = config
         self.agents = spec.agents
         self._file = None
         self._writer: Any = None
+        self.sinks = ScalarSinks(run_dir, config) if (
+            config.tensorboard or config.wandb_project) else None
+        if start_update and self.path.exists():
+            self._truncate(start_update)
+
+    def _truncate(self, start_update: int) -> None:
+        """Resuming: keep the rows up to `start_update` (later ones were logged after the
+        checkpoint) and append from there."""
+        with self.path.open(newline="") as f:
+            lines = f.read().splitlines(keepends=True)
+        kept, header_seen = [], False
+        for line in lines:
+            if line.startswith("#") or not header_seen:
+                header_seen = header_seen or not line.startswith("#")
+                kept.append(line)
+            elif int(line.split(",", 2)[1]) <= start_update:
+                kept.append(line)
+        self.path.write_text("".join(kept))
+        self._file = self.path.open("a", newline="")
+        self._writer = csv.writer(self._file)
 
     def _columns(self, metrics: dict[str, np.ndarray]) -> list[str]:
         names = ["seed", "update", "env_steps", "episode_return"]
@@ -72,6 +94,8 @@ class MetricsWriter:
                     steps_per_update: int) -> None:
         """`metrics`: name -> `[num_seeds, updates_in_chunk]` or `[..., A]`."""
         returns = episode_returns(metrics)
+        if self.sinks is not None:
+            self.sinks.write(metrics, returns, first_update, steps_per_update)
         if self._writer is None:
             self._file = self.path.open("w", newline="")
             self._writer = csv.writer(self._file)
@@ -93,6 +117,54 @@ class MetricsWriter:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+        if self.sinks is not None:
+            self.sinks.close()
+
+
+class ScalarSinks:
+    """TensorBoard (tensorboardX) and Weights & Biases: per update, the mean over seeds of
+    every scalar metric, at x = env steps."""
+
+    def __init__(self, run_dir: Path, config: Config):
+        self.tb = self.wandb = None
+        if config.tensorboard:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                raise ImportError("Config.tensorboard needs tensorboardX: "
+                                  'pip install "harlax[tb]"') from None
+            self.tb = SummaryWriter(str(run_dir / TENSORBOARD_DIR))
+        if config.wandb_project:
+            try:
+                import wandb
+            except ImportError:
+                raise ImportError("Config.wandb_project needs wandb: "
+                                  'pip install "harlax[wandb]"') from None
+            self.wandb = wandb.init(project=config.wandb_project, config=config.to_dict(),
+                                    dir=str(run_dir), name=run_dir.name)
+
+    def write(self, metrics: dict[str, np.ndarray], returns: np.ndarray, first_update: int,
+              steps_per_update: int) -> None:
+        scalars = {k: v for k, v in metrics.items() if v.ndim == 2}
+        scalars["episode_return"] = returns
+        for u in range(returns.shape[1]):
+            step = (first_update + u + 1) * steps_per_update
+            with np.errstate(invalid="ignore"):
+                row = {k: float(np.nanmean(v[:, u])) for k, v in sorted(scalars.items())}
+            row = {k: v for k, v in row.items() if np.isfinite(v)}
+            if self.tb is not None:
+                for key, value in row.items():
+                    self.tb.add_scalar(f"train/{key}", value, step)
+            if self.wandb is not None:
+                self.wandb.log({f"train/{k}": v for k, v in row.items()}, step=step)
+        if self.tb is not None:
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()
 
 
 def _format(row: list[Any]) -> list[Any]:

@@ -1,0 +1,261 @@
+"""Greedy evaluation on separate environments, and the marl-eval JSON layout.
+
+Evaluation is a function of (environment, actor, head) only, so every learner that has an
+`AgentNet`-like actor (`apply_all`, `initial_hidden`) and a head with `mode` reuses it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harlax.rollout import agent_major, batch_major
+from harlax.types import Array, PyTree
+
+EVAL_SALT = 0x5EED_E7A1  # evaluation keys never collide with training keys
+FINAL_EVAL = 2**31 - 1  # the `update` of the final evaluation's keys
+MARL_EVAL_FILE = "evaluation.json"
+EVAL_STREAM_FILE = "eval.jsonl"
+
+
+def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Array], Array]:
+    """`evaluate(actor_params, key) -> returns [num_episodes]` (one seed, unbatched params).
+
+    Runs `num_episodes` environments side by side with the greedy (mode) action until each
+    has finished its first episode, and returns those episodes' returns (mean over agents,
+    undiscounted). Step `t` uses key `fold_in(step_key, t)`. The loop stops after
+    `2 * env.spec.max_steps + 1` steps at the latest; an episode still running then is NaN.
+    """
+    n = num_episodes
+    batched_step = jax.vmap(env.step)
+    max_steps = 2 * env.spec.max_steps + 1
+
+    def step(params, step_key, carry):
+        t, env_state, hidden, first, done, ret = carry
+        observation = env_state.observation
+        hidden, out = actor.apply_all(
+            params, jnp.swapaxes(hidden, 0, 1), agent_major(observation.obs), first[None]
+        )
+        action = head.mode(batch_major(out), observation.avail)
+        key = jax.random.fold_in(step_key, t)
+        env_state, info = batched_step(jax.random.split(key, n), env_state, action)
+        ended = info.terminated | info.truncated
+        ret = jnp.where(ended & ~done, info.episode_return, ret)
+        return t + 1, env_state, jnp.swapaxes(hidden, 0, 1), ended, done | ended, ret
+
+    def evaluate(actor_params: PyTree, key: Array) -> Array:
+        reset_key, step_key = jax.random.split(key)
+        env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n))
+        carry = (
+            jnp.zeros((), jnp.int32),
+            env_state,
+            actor.initial_hidden(n),
+            jnp.ones(n, bool),
+            jnp.zeros(n, bool),
+            jnp.zeros(n, jnp.float32),
+        )
+        carry = jax.lax.while_loop(
+            lambda c: (c[0] < max_steps) & ~jnp.all(c[4]),
+            lambda c: step(actor_params, step_key, c),
+            carry,
+        )
+        done, ret = carry[4], carry[5]
+        return jnp.where(done, ret, jnp.nan)
+
+    return evaluate
+
+
+def eval_keys(seed: int, num_seeds: int, update: int) -> Array:
+    """`[num_seeds]` evaluation keys for the evaluation after `update` updates."""
+    base = jax.random.fold_in(jax.random.PRNGKey(seed), EVAL_SALT)
+    return jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(base, i), update))(
+        jnp.arange(num_seeds)
+    )
+
+
+_EVALUATORS: dict[tuple[int, int], tuple[Any, Callable]] = {}
+
+
+def compile_evaluator(program, num_episodes: int) -> Callable[[PyTree, Array], Array]:
+    """jit(vmap over seeds) of `make_evaluator` for a `TrainProgram`'s env and actor:
+    `(actor_params [S, ...], keys [S]) -> returns [S, num_episodes]`. Cached per learner
+    and episode count, so repeated runs of one program compile it once."""
+    learner = program.learner
+    key = (id(learner), num_episodes)
+    if key not in _EVALUATORS or _EVALUATORS[key][0] is not learner:
+        evaluator = make_evaluator(program.env, learner.actor, learner.head, num_episodes)
+        _EVALUATORS[key] = (learner, jax.jit(jax.vmap(evaluator)))
+        while len(_EVALUATORS) > 8:
+            _EVALUATORS.pop(next(iter(_EVALUATORS)))
+    return _EVALUATORS[key][1]
+
+
+def evaluate(
+    run_or_params: Any, episodes: int = 64, program: Any = None, update: int | None = None
+) -> np.ndarray:
+    """Greedy returns `[num_seeds, episodes]` of a run directory (its latest checkpoint), a
+    `harlax.checkpoint.Loaded` run, or seed-batched actor parameters with `program`."""
+    from harlax.checkpoint import Loaded, load
+
+    if isinstance(run_or_params, (str, Path)):
+        run_or_params = load(run_or_params)
+    if isinstance(run_or_params, Loaded):
+        program, params = run_or_params.program, run_or_params.actor_params
+        update = run_or_params.update if update is None else update
+    else:
+        if program is None:
+            raise ValueError("evaluate: pass program=make_train(config) with raw parameters")
+        params = run_or_params
+    num_seeds = jax.tree.leaves(params)[0].shape[0]
+    keys = eval_keys(program.config.seed, num_seeds, FINAL_EVAL if update is None else update)
+    return np.asarray(compile_evaluator(program, episodes)(params, keys))
+
+
+def marl_eval_json(
+    env: str,
+    task: str,
+    algo: str,
+    seeds: list[int],
+    steps: list[tuple[int, np.ndarray]],
+    absolute: np.ndarray | None = None,
+) -> dict:
+    """The marl-eval layout: `{env: {task: {algo: {"seed_<s>": {"step_<i>": {"step_count",
+    "return": [per-episode]}, ..., "absolute_metrics": {"return": [...]}}}}}}`.
+
+    `steps`: (env steps, returns `[num_seeds, episodes]`) per evaluation;
+    `absolute`: `[num_seeds, episodes]` of the final evaluation.
+    """
+    runs = {}
+    for s, seed in enumerate(seeds):
+        run = {}
+        for i, (step_count, returns) in enumerate(steps):
+            run[f"step_{i}"] = {"step_count": int(step_count), "return": _finite_list(returns[s])}
+        if absolute is not None:
+            run["absolute_metrics"] = {"return": _finite_list(absolute[s])}
+        runs[f"seed_{seed}"] = run
+    return {env: {task: {algo: runs}}}
+
+
+def _finite_list(values: np.ndarray) -> list[float]:
+    return [float(v) for v in np.asarray(values) if np.isfinite(v)]
+
+
+def env_and_task(env_name: str, env_kwargs: dict) -> tuple[str, str]:
+    """marl-eval names: environment family and task, e.g. ("MPE", "simple_spread_v3")."""
+    if "map_name" in env_kwargs:
+        return env_name, str(env_kwargs["map_name"])
+    for sep in (":", "_"):
+        if sep in env_name:
+            family, task = env_name.split(sep, 1)
+            return family, task
+    return env_name, env_name
+
+
+def write_marl_eval(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1))
+
+
+class Evaluation:
+    """The evaluation side of a run: a periodic greedy stream, the best parameters so far
+    (per seed, by mean greedy return), and the final "absolute metric".
+
+    Writes `eval.jsonl` (one line per evaluation: update, env_steps, per-seed per-episode
+    returns) and, at the end of the run, `evaluation.json` in the marl-eval layout, whose
+    `absolute_metrics` are the best parameters evaluated on `final_eval_episodes`.
+    """
+
+    def __init__(self, program, directory: Path | None, start_update: int = 0):
+        self.program, self.config, self.directory = program, program.config, directory
+        self.evaluator = compile_evaluator(program, self.config.eval_episodes)
+        self.history: list[tuple[int, int, np.ndarray]] = []  # (update, env_steps, [S, E])
+        self.best_params: PyTree = None
+        self.best_score: np.ndarray | None = None  # [S]
+        self.best_update: np.ndarray | None = None  # [S]
+        self.absolute: dict[str, np.ndarray] = {}
+        if directory is not None and (directory / EVAL_STREAM_FILE).exists():
+            # Resuming: keep the evaluations up to the checkpoint. The best parameters of
+            # the earlier part are not in the checkpoint; tracking restarts from here.
+            lines = (directory / EVAL_STREAM_FILE).read_text().splitlines()
+            kept = [line for line in lines if json.loads(line)["update"] <= start_update]
+            for line in kept:
+                row = json.loads(line)
+                self.history.append(
+                    (row["update"], row["env_steps"], np.asarray(row["returns"], np.float64))
+                )
+            (directory / EVAL_STREAM_FILE).write_text("".join(k + "\n" for k in kept))
+
+    def periodic(self, actor_params: PyTree, update: int, steps_per_update: int) -> np.ndarray:
+        """Evaluate the seed-batched `actor_params` after `update` updates: `[S, E]`."""
+        num_seeds = self.config.num_seeds
+        returns = np.asarray(
+            self.evaluator(actor_params, eval_keys(self.config.seed, num_seeds, update))
+        )
+        env_steps = update * steps_per_update
+        self.history.append((update, env_steps, returns))
+        if self.directory is not None:
+            with (self.directory / EVAL_STREAM_FILE).open("a") as f:
+                f.write(
+                    json.dumps(
+                        {"update": update, "env_steps": env_steps, "returns": _nan_to_none(returns)}
+                    )
+                    + "\n"
+                )
+        with np.errstate(invalid="ignore"):
+            score = np.nanmean(np.where(np.isfinite(returns), returns, np.nan), axis=1)
+        score = np.where(np.isfinite(score), score, -np.inf)
+        host = jax.device_get(actor_params)
+        if self.best_score is None:
+            self.best_params, self.best_score = host, score
+            self.best_update = np.full(num_seeds, update)
+        else:
+            better = score > self.best_score
+            self.best_params = jax.tree.map(
+                lambda new, old: np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
+                host,
+                self.best_params,
+            )
+            self.best_score = np.where(better, score, self.best_score)
+            self.best_update = np.where(better, update, self.best_update)
+        return returns
+
+    def final(self, actor_params: PyTree, env_steps: int) -> None:
+        """Absolute metric: the best and the last parameters on `final_eval_episodes`."""
+        c = self.config
+        evaluator = compile_evaluator(self.program, c.final_eval_episodes)
+        keys = eval_keys(c.seed, c.num_seeds, FINAL_EVAL)
+        best = actor_params if self.best_params is None else self.best_params
+        self.absolute = {
+            "best": np.asarray(evaluator(best, keys)),
+            "last": np.asarray(evaluator(actor_params, keys)),
+        }
+        if self.directory is not None:
+            env, task = env_and_task(c.env, c.env_kwargs)
+            seeds = [c.seed + i for i in range(c.num_seeds)]
+            steps = [(s, r) for _, s, r in self.history] or [(env_steps, self.absolute["last"])]
+            write_marl_eval(
+                self.directory / MARL_EVAL_FILE,
+                marl_eval_json(env, task, c.algo, seeds, steps, self.absolute["best"]),
+            )
+
+    def summary(self) -> dict[str, Any]:
+        """`updates [N]`, `returns [S, N]` (mean greedy return per evaluation),
+        `best_update [S]`, `absolute_best`/`absolute_last` `[S, final_eval_episodes]`."""
+        with np.errstate(invalid="ignore"):
+            means = [np.nanmean(r, axis=1) for _, _, r in self.history]
+        return {
+            "updates": np.array([u for u, _, _ in self.history], int),
+            "returns": np.stack(means, axis=1) if means else np.zeros((self.config.num_seeds, 0)),
+            "best_update": self.best_update,
+            "absolute_best": self.absolute.get("best"),
+            "absolute_last": self.absolute.get("last"),
+        }
+
+
+def _nan_to_none(values: np.ndarray) -> list:
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in values]
