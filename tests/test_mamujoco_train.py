@@ -9,9 +9,22 @@ import pytest
 pytest.importorskip("mujoco.mjx", reason="MaMuJoCo needs the 'mujoco' extra (mujoco, mujoco-mjx)")
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 import harlax  # noqa: E402
 from harlax.envs.registry import make_env  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def cheap_compiles():
+    """XLA's cheapest compilation for this module: the programs here run a few steps, and
+    MJX physics (RK4 stages unrolled, each with collisions and a constraint solve) makes
+    compilation the whole cost of these tests."""
+    previous = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
+
 
 TINY = harlax.Config(
     total_steps=64,
@@ -42,6 +55,35 @@ def test_adapter_pads_heterogeneous_agents():
         np.testing.assert_array_equal(obs.obs[i, : sizes[i]], raw_obs[agent])
         np.testing.assert_array_equal(obs.obs[i, sizes[i] :], 0.0)
     np.testing.assert_array_equal(obs.state, raw_obs["world_state"])
+
+
+def test_adapter_auto_reset_reports_truncation():
+    """``jit(vmap(adapter.step))``: the time limit is a truncation, with the true final
+    observation kept for bootstrapping, and the episode restarts from a fresh reset."""
+    env = make_env("mamujoco:HalfCheetah-2x3", max_steps=3)
+    batch, steps = 2, 4
+    actions = jnp.zeros((batch, env.spec.num_agents, env.spec.action_dim))
+
+    @jax.jit
+    def run(key):
+        state = jax.vmap(env.reset)(jax.random.split(key, batch))
+
+        def body(state, key):
+            next_state, info = jax.vmap(env.step)(jax.random.split(key, batch), state, actions)
+            return next_state, (info, next_state.episode_length, next_state.observation.obs)
+
+        return jax.lax.scan(body, state, jax.random.split(key, steps))[1]
+
+    info, length, obs = jax.tree.map(np.asarray, run(jax.random.key(0)))
+    expected = np.zeros((steps, batch), bool)
+    expected[2] = True  # the third step hits max_steps=3
+    np.testing.assert_array_equal(info.truncated, expected)
+    np.testing.assert_array_equal(info.terminated, False)  # HalfCheetah never terminates
+    np.testing.assert_array_equal(info.episode_length[:, 0], [1, 2, 3, 1])
+    np.testing.assert_array_equal(length[:, 0], [1, 2, 0, 1])
+    # Before a truncation the next observation is the step's own; at it, a fresh reset's.
+    np.testing.assert_array_equal(info.final.obs[:2], obs[:2])
+    assert np.all(np.abs(info.final.obs[2] - obs[2]).max(axis=(1, 2)) > 0)
 
 
 @pytest.mark.slow
