@@ -90,6 +90,17 @@ FREE_TOL = 2e-3
 FREE_HORIZON = {"HalfCheetah": 20, "Ant": 10, "Humanoid": 25}  # chaotic; others: all STEPS
 
 
+@pytest.fixture(autouse=True, scope="module")
+def cheap_compiles():
+    """XLA's cheapest compilation for this module: every program here runs a few hundred
+    steps at most, and MJX physics (RK4 stages unrolled, each with collisions and a
+    constraint solve) makes compilation nearly the whole cost of this file."""
+    previous = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
+
+
 def _robot(scenario: str) -> str:
     return scenario.split("-", 1)[0]
 
@@ -280,7 +291,7 @@ def _as_secondary(env: MaMuJoCo, primary: Rollouts, ref: Reference) -> Rollouts:
 
 
 @pytest.fixture(scope="module")
-def rollouts() -> dict[str, Rollouts]:
+def rollouts(cheap_compiles) -> dict[str, Rollouts]:
     """Every equivalence scenario, rolled out in both implementations."""
     refs = {sc: run_reference(sc) for sc in EQUIVALENCE_SCENARIOS}
     envs = {sc: make_mamujoco(sc, max_steps=MAX_STEPS) for sc in EQUIVALENCE_SCENARIOS}
