@@ -354,6 +354,7 @@ def _compare_steps(
     return per_step
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", EQUIVALENCE_SCENARIOS)
 def test_reset_observation_matches_reference(rollouts, scenario):
     run = rollouts[scenario]
@@ -366,6 +367,7 @@ def test_reset_observation_matches_reference(rollouts, scenario):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", EQUIVALENCE_SCENARIOS)
 def test_step_functions_match_reference(rollouts, scenario):
     """Observations, reward and flags from the reference's own physics, all steps."""
@@ -374,6 +376,7 @@ def test_step_functions_match_reference(rollouts, scenario):
     assert np.all((run.ref.truncated | run.ref.terminated)[MAX_STEPS - 1 :])  # in the window
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", EQUIVALENCE_SCENARIOS)
 def test_one_step_dynamics_match_reference(rollouts, scenario):
     """MJX physics re-synced to the reference state before every step."""
@@ -383,6 +386,7 @@ def test_one_step_dynamics_match_reference(rollouts, scenario):
     assert np.median(per_step) <= ONE_STEP_MEDIAN_TOL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", EQUIVALENCE_SCENARIOS)
 def test_free_running_matches_reference(rollouts, scenario):
     """MJX physics from the reference's reset state, without re-syncing."""
@@ -478,6 +482,7 @@ def test_reset_distribution_matches_reference(robot):
 # --------------------------------------------------------------------------- batching
 
 
+@pytest.mark.slow
 def test_vmapped_step_auto_resets_on_termination_and_truncation():
     """``jit(vmap(env.step))``: terminated and truncated episodes restart from a reset."""
     env = make_mamujoco("Hopper-3x1", max_steps=5)

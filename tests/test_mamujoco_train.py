@@ -57,6 +57,7 @@ def test_adapter_pads_heterogeneous_agents():
     np.testing.assert_array_equal(obs.state, raw_obs["world_state"])
 
 
+@pytest.mark.slow
 def test_adapter_auto_reset_reports_truncation():
     """``jit(vmap(adapter.step))``: the time limit is a truncation, with the true final
     observation kept for bootstrapping, and the episode restarts from a fresh reset."""
