@@ -98,7 +98,7 @@ class OnPolicyLearner:
                                     config.ob_samples, config.value_norm)
         self.rollout = make_rollout(env, actor, critic, head, self.central,
                                     config.rollout_length,
-                                    q_value=self.q_critic and self.q_critic.value)
+                                    q_value=self.q_critic.value if self.q_critic else None)
 
     # ------------------------------------------------------------------ init
     def init_opt_states(self, actor_params: PyTree, critic_params: PyTree):
