@@ -17,6 +17,7 @@ Outputs, under benchmarks/results/ (`--tag` names them):
     python benchmarks/ob_learning.py --total-steps 2048000 --num-envs 64 --tag cpu
     python benchmarks/ob_learning.py --envs spread --algos mappo mappo_ob coma \\
         mappo_none --total-steps 204800
+    python benchmarks/ob_learning.py --envs smax_3m halfcheetah_6x1 --tag paper_envs
 
 Algorithm names are presets (mappo, mappo_ob, happo, happo_ob, hatrpo, hatrpo_ob, coma)
 or `mappo_none` (MAPPO on the Q critic without a baseline, vanilla MAPG).
@@ -43,7 +44,11 @@ RESULTS = Path(__file__).parent / "results"
 ENVS = {
     "spread": ("MPE_simple_spread_v3", {}),
     "spread_continuous": ("MPE_simple_spread_v3", {"action_type": "Continuous"}),
+    # Not run by default: SMAX compiles slowly on CPU; MaMuJoCo needs harlax[mujoco].
+    "smax_3m": ("SMAX", {"map_name": "3m"}),
+    "halfcheetah_6x1": ("mamujoco:HalfCheetah-6x1", {}),
 }
+DEFAULT_ENVS = ["spread", "spread_continuous"]
 EXTRA_ALGOS = {"mappo_none": ("mappo_ob", {"baseline": "none"})}
 
 
@@ -103,7 +108,7 @@ def interval(values: np.ndarray) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
+    parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS, choices=list(ENVS))
     parser.add_argument("--algos", nargs="+", default=["mappo", "mappo_ob", "happo", "happo_ob"])
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
@@ -153,21 +158,24 @@ def main() -> None:
                                    float(np.nanmean(returns[:, u])),
                                    float(np.mean(grad_var[:, u]))))  # fmt: skip
             plotted.append((env, algo, returns, result["steps_per_update"]))
+            write_outputs(args.tag, header, summary, curves)  # after every pair: partial runs
+    plot(plotted, RESULTS / f"ob_learning_{args.tag}.png")
 
-    out = RESULTS / f"ob_learning_{args.tag}.csv"
+
+def write_outputs(tag: str, header: list[str], summary: list, curves: list) -> None:
+    out = RESULTS / f"ob_learning_{tag}.csv"
     with open(out, "w") as f:
         f.write("\n".join(header) + "\n")
         f.write("env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s\n")
         for r in summary:
             f.write(f"{r[0]},{r[1]},{r[2]:.4f},{r[3]:.4f},{r[4]:.6g},{r[5]},{r[6]:.1f},"
                     f"{r[7]:.1f}\n")  # fmt: skip
-    with open(RESULTS / f"ob_learning_{args.tag}_curves.csv", "w") as f:
+    with open(RESULTS / f"ob_learning_{tag}_curves.csv", "w") as f:
         f.write("\n".join(header) + "\n")
         f.write("env,algo,env_steps,mean_return,pg_grad_var\n")
         for r in curves:
             f.write(f"{r[0]},{r[1]},{r[2]},{r[3]:.4f},{r[4]:.6g}\n")
-    print(f"wrote {out}")
-    plot(plotted, RESULTS / f"ob_learning_{args.tag}.png")
+    print(f"wrote {out}", flush=True)
 
 
 def plot(plotted: list, path: Path) -> None:

@@ -18,8 +18,8 @@ TINY = dict(
     updates_per_chunk=1,
     num_epochs=1,
     num_minibatches=2,
-    hidden_dim=16,
-    ob_samples=8,
+    hidden_dim=8,
+    ob_samples=4,
     grad_variance_splits=2,
     progress=False,
 )
@@ -60,13 +60,20 @@ def test_presets_are_points_with_the_q_critic(name):
     ids=["mappo_ob-discrete", "happo_ob-continuous"],
 )
 def test_tiny_training_run(algo, env_kwargs):
-    config = harlax.Config(algo=algo, env_kwargs=env_kwargs, **TINY)
+    # The gradient-variance metric is compiled in one of the two runs only (test time).
+    splits = 0 if env_kwargs else 2
+    config = harlax.Config(algo=algo, env_kwargs=env_kwargs, **TINY).replace(
+        grad_variance_splits=splits
+    )
     result = harlax.train(config, write=False)
     metrics = result.metrics
     assert metrics["critic_loss"].shape == (1, 1)
-    for name in ("critic_loss", "actor_loss", "advantage_mean", "pg_grad_var", "actor_kl"):
+    for name in ("critic_loss", "actor_loss", "advantage_mean", "actor_kl"):
         assert np.all(np.isfinite(metrics[name])), name
-    assert np.all(metrics["pg_grad_var"] > 0)
+    if splits:
+        assert np.all(np.isfinite(metrics["pg_grad_var"])) and np.all(metrics["pg_grad_var"] > 0)
+    else:
+        assert "pg_grad_var" not in metrics
     assert np.all(metrics["actor_kl"] > 0)  # the policies moved
     leaves = jax.tree.leaves(result.params["critic"])
     assert all(np.all(np.isfinite(x)) for x in leaves)
