@@ -127,7 +127,7 @@ def main() -> None:
         "# MAPPO / HAPPO with and without the optimal baseline (Kuba et al., NeurIPS 2021)",
         f"# machine={platform.machine()} cpus={os.cpu_count()} "
         f"devices={[d.device_kind for d in jax.devices()]} jax={jax.__version__}",
-        f"# settings={vars(args)}",
+        f"# settings={vars(args)} XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}",
         "# final_return: mean episode return over the last 10% of updates, mean over seeds "
         "+- 95% t-interval; pg_grad_var: mean over updates and seeds",
     ]
