@@ -28,10 +28,21 @@ ALGOS: dict[str, dict[str, Any]] = {
                    step="trust_region", share_params=False),
     "trpo": dict(critic="central_v", baseline="gae", scheme="simultaneous",
                  step="trust_region", share_params=False),
+    # Kuba et al. (NeurIPS 2021): the optimal baseline on a centralised Q critic.
+    "mappo_ob": dict(critic="central_q", baseline="ob", scheme="simultaneous", step="clip",
+                     share_params=True),
+    "happo_ob": dict(critic="central_q", baseline="ob", scheme="sequential", step="clip",
+                     share_params=False),
+    "hatrpo_ob": dict(critic="central_q", baseline="ob", scheme="sequential",
+                      step="trust_region", share_params=False),
+    # COMA-style actor-critic: counterfactual baseline on the same Q critic.
+    "coma": dict(critic="central_q", baseline="coma", scheme="simultaneous", step="clip",
+                 share_params=True),
 }
 
-CRITICS = ("local_v", "central_v")
-BASELINES = ("gae",)
+CRITICS = ("local_v", "central_v", "central_q")
+BASELINES = ("gae", "coma", "ob", "none")
+V_BASELINES = ("gae",)  # the others need critic "central_q" (see harlax.baselines)
 SCHEMES = ("simultaneous", "sequential")
 STEPS = ("clip", "trust_region")
 ACTIVATIONS = ("tanh", "relu")
@@ -43,7 +54,8 @@ class Config:
 
     # --- what to train where
     algo: str = "mappo"
-    """Named point of the learner space: ippo, mappo, happo, hatrpo, trpo."""
+    """Named point of the learner space: ippo, mappo, happo, hatrpo, trpo, mappo_ob,
+    happo_ob, hatrpo_ob, coma."""
     env: str = "MPE_simple_spread_v3"
     """JaxMARL registry name (MPE_*, SMAX with env_kwargs map_name=...)."""
     env_kwargs: dict[str, int | float | bool | str] = field(default_factory=dict)
@@ -101,6 +113,13 @@ class Config:
     recurrent: bool = False
     """GRU actor and critic; minibatches are whole sequences."""
     log_std_init: float = -0.5
+
+    # --- Q-critic baselines (baseline "ob", "coma", "none"; Kuba et al., NeurIPS 2021)
+    ob_samples: int = 200
+    """Gaussian policies: own actions sampled per state to estimate the OB / COMA baseline."""
+    grad_variance_splits: int = 0
+    """Log `pg_grad_var`, the variance of the vanilla policy gradient across this many
+    minibatches of each rollout (raw advantage / X signal); 0 disables."""
 
     # --- output
     out: str | None = None
@@ -179,6 +198,32 @@ def _check_choice(field_name: str, value: Any, valid: tuple[str, ...]) -> None:
         _fail(field_name, f"unknown value {value!r}", f"use one of {list(valid)}")
 
 
+def _check_baseline_pairing(c: Config, critic: str, baseline: str) -> None:
+    """GAE needs a V critic; the Q baselines (ob, coma, none) need the Q critic."""
+    if baseline in V_BASELINES and critic == "central_q":
+        _fail("baseline", f"baseline {baseline!r} is computed from a V critic, not critic "
+              "'central_q'", "set critic='central_v' (or 'local_v'), or baseline to 'ob', "
+              "'coma' or 'none'")
+    if baseline not in V_BASELINES and critic != "central_q":
+        _fail("critic", f"baseline {baseline!r} needs the centralised Q critic, got critic "
+              f"{critic!r}", "set critic='central_q' (e.g. algo='mappo_ob'), or baseline='gae'")
+    if critic == "central_q" and c.recurrent:
+        _fail("recurrent", "the Q critic is feed-forward (it is evaluated on many sampled "
+              "actions per state)", "set recurrent=False, or use a V critic with baseline='gae'")
+    if not isinstance(c.ob_samples, int) or isinstance(c.ob_samples, bool) or c.ob_samples < 1:
+        _fail("ob_samples", f"must be a positive integer, got {c.ob_samples!r}",
+              "use an integer >= 1 (hundreds for Gaussian policies)")
+    splits = c.grad_variance_splits
+    if not isinstance(splits, int) or isinstance(splits, bool) or splits < 0 or splits == 1:
+        _fail("grad_variance_splits", f"must be 0 (off) or an integer >= 2, got {splits!r}",
+              "use 0, or e.g. 8")
+    sequences = c.num_envs if c.recurrent else c.num_envs * c.rollout_length
+    if splits and sequences % splits:
+        _fail("grad_variance_splits", f"{sequences} samples do not split into {splits} "
+              "minibatches", "choose a divisor of num_envs * rollout_length (of num_envs "
+              "when recurrent)")
+
+
 def derive(config: Config) -> Derived:
     """Validate `config` and compute the derived values (see `Derived`)."""
     c = config
@@ -198,6 +243,7 @@ def derive(config: Config) -> Derived:
     _check_choice("scheme", point["scheme"], SCHEMES)
     _check_choice("step", point["step"], STEPS)
     _check_choice("activation", c.activation, ACTIVATIONS)
+    _check_baseline_pairing(c, point["critic"], point["baseline"])
     if point["scheme"] == "sequential" and point["share_params"]:
         _fail(
             "share_params",
@@ -320,3 +366,8 @@ presets: dict[str, Config] = {
         accept_ratio=0.5, backtrack_coef=0.8, num_epochs=5, num_minibatches=1,
     ),
 }
+# Optimal baseline (Kuba et al., NeurIPS 2021): the base presets with a Q critic and OB.
+presets["mappo_ob"] = Config(algo="mappo_ob")
+presets["happo_ob"] = presets["happo"].replace(algo="happo_ob")
+presets["hatrpo_ob"] = presets["hatrpo"].replace(algo="hatrpo_ob")
+presets["coma"] = Config(algo="coma")

@@ -176,4 +176,69 @@ def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[Ag
     )
 
 
-__all__: Sequence[str] = ["ActorNet", "ValueNet", "AgentNet", "make_nets"]
+class QNet(nn.Module):
+    """Discrete centralised Q critic: one head per own action. Output `[T, N, U]`.
+
+    Its input (see `q_input`) holds the global state and the other agents' actions, not
+    the agent's own, so `Q(s, a^{-i}, .)` for all own actions is one forward pass.
+    """
+
+    num_actions: int
+    hidden_dim: int = 64
+    num_layers: int = 2
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
+        hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, False)(
+            hidden, x, first)
+        return hidden, _dense(self.num_actions, 1.0)(h)
+
+
+def q_input(state: Array, action: Array, num_actions: int, discrete: bool) -> Array:
+    """Q-critic input `[..., A, S + A*U]` for every agent i from `state [..., S]` and the
+    joint action (`[..., A]` int, or `[..., A, U]` float with padded dims zero).
+
+    Discrete: the joint action one-hot with agent i's own block zeroed (its heads give
+    every own action). Continuous: the whole joint action, for `Q(s, a)`.
+    """
+    if discrete:
+        action = jax.nn.one_hot(action, num_actions, dtype=state.dtype)
+    num_agents = action.shape[-2]
+    joint = jnp.broadcast_to(action[..., None, :, :],
+                             action.shape[:-2] + (num_agents,) + action.shape[-2:])
+    if discrete:
+        joint = joint * (1.0 - jnp.eye(num_agents, dtype=state.dtype))[..., None]
+    joint = joint.reshape(joint.shape[:-2] + (-1,))
+    state = jnp.broadcast_to(state[..., None, :], joint.shape[:-1] + state.shape[-1:])
+    return jnp.concatenate([state, joint], axis=-1)
+
+
+def apply_q(critic: AgentNet, params: PyTree, x: Array) -> Array:
+    """Feed-forward Q critic on `x [..., A, D]` -> `[..., A, U]` (discrete heads) or
+    `[..., A]` (continuous `Q(s, a)`), all leading axes in one batched call."""
+    lead, a = x.shape[:-2], x.shape[-2]
+    flat = jnp.moveaxis(x.reshape((-1, a, x.shape[-1])), 1, 0)[:, None]  # [A, 1, N, D]
+    n = flat.shape[2]
+    _, out = critic.apply_all(params, jnp.zeros((a, n, 0), x.dtype), flat,
+                              jnp.zeros((1, n), bool))
+    out = jnp.moveaxis(out[:, 0], 0, 1)  # [N, A, ...]
+    return out.reshape(lead + out.shape[1:])
+
+
+def make_q_critic(spec, config) -> AgentNet:
+    """The centralised Q critic (feed-forward, one parameter set with the agent id)."""
+    if spec.discrete:
+        module = QNet(num_actions=spec.action_dim, hidden_dim=config.hidden_dim,
+                      num_layers=config.num_layers, activation=config.activation)
+    else:
+        module = ValueNet(hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+                          activation=config.activation, recurrent=False)
+    input_dim = spec.state_dim + spec.num_agents * spec.action_dim
+    return AgentNet(module, spec.num_agents, True, input_dim, 0)
+
+
+__all__: Sequence[str] = [
+    "ActorNet", "ValueNet", "QNet", "AgentNet", "make_nets", "make_q_critic", "q_input",
+    "apply_q",
+]

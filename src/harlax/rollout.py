@@ -41,9 +41,14 @@ def make_value_fn(critic: AgentNet, central: bool) -> Callable:
 
 
 def make_rollout(env, actor: AgentNet, critic: AgentNet, head, central: bool,
-                 num_steps: int) -> Callable:
+                 num_steps: int, q_value: Callable | None = None) -> Callable:
     """`rollout(actor_params, critic_params, runner, key) -> (runner, Transition [T, B, ...],
-    last_value [B, A])`."""
+    last_value [B, A])`.
+
+    With a Q critic, `q_value(actor_params, critic_params, observation, action | None, key)
+    -> [B, A]` replaces the V critic: `value` is Q of the taken joint action, and the
+    bootstrap / last values are Q of a joint action sampled from the policy (SARSA).
+    """
     value_fn = make_value_fn(critic, central)
     batched_step = jax.vmap(env.step)
 
@@ -58,13 +63,20 @@ def make_rollout(env, actor: AgentNet, critic: AgentNet, head, central: bool,
         out = batch_major(out)
         action = head.sample(key_act, out, observation.avail)
         log_prob = head.log_prob(out, observation.avail, action)
-        value, critic_hidden = value_fn(critic_params, runner.critic_hidden, observation,
-                                        runner.first)
+        if q_value is None:
+            value, critic_hidden = value_fn(critic_params, runner.critic_hidden, observation,
+                                            runner.first)
+        else:
+            value = q_value(*params, observation, action, None)
+            critic_hidden = runner.critic_hidden
         env_state, info = batched_step(jax.random.split(key_env, num_envs), runner.env_state,
                                        action)
         # The value of the true final observation, for bootstrapping on truncation.
-        bootstrap_value, _ = value_fn(critic_params, critic_hidden, info.final,
-                                      jnp.zeros_like(runner.first))
+        if q_value is None:
+            bootstrap_value, _ = value_fn(critic_params, critic_hidden, info.final,
+                                          jnp.zeros_like(runner.first))
+        else:
+            bootstrap_value = q_value(*params, info.final, None, jax.random.fold_in(key, 1))
         done = info.terminated | info.truncated
         transition = Transition(
             obs=observation, first=runner.first, action=action, log_prob=log_prob,
@@ -81,8 +93,12 @@ def make_rollout(env, actor: AgentNet, critic: AgentNet, head, central: bool,
         params = (actor_params, critic_params)
         runner, transitions = jax.lax.scan(
             lambda r, k: step(params, r, k), runner, jax.random.split(key, num_steps))
-        last_value, _ = value_fn(critic_params, runner.critic_hidden,
-                                 runner.env_state.observation, runner.first)
+        if q_value is None:
+            last_value, _ = value_fn(critic_params, runner.critic_hidden,
+                                     runner.env_state.observation, runner.first)
+        else:
+            last_value = q_value(*params, runner.env_state.observation, None,
+                                 jax.random.fold_in(key, 1))
         return runner, transitions, last_value
 
     return rollout

@@ -35,7 +35,7 @@ from harlax.logging import (
     make_run_dir,
     save_params,
 )
-from harlax.nets import make_nets
+from harlax.nets import make_nets, make_q_critic
 from harlax.parallel import is_main_process, make_mesh, replicate, replicated, state_shardings
 from harlax.types import LearnerState, PyTree, RunnerState
 
@@ -73,6 +73,8 @@ def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
     spec = env.spec
     actor, critic = make_nets(spec, config, derived.share_params,
                               central_critic=derived.critic == "central_v")
+    if derived.critic == "central_q":
+        critic = make_q_critic(spec, config)
     learner = OnPolicyLearner(config, derived, env, actor, critic, make_head(spec.discrete))
 
     def init(key: jax.Array) -> LearnerState:

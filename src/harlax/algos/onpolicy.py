@@ -15,7 +15,9 @@ import jax.numpy as jnp
 import optax
 
 from harlax import returns
+from harlax.algos.grad_variance import minibatch_gradient_variance
 from harlax.algos.minibatch import flatten_time, minibatch_epochs
+from harlax.algos.q_critic import QCritic
 from harlax.algos.sequential import sequential_update
 from harlax.config import Config, Derived
 from harlax.nets import AgentNet
@@ -44,6 +46,7 @@ class CriticBatch(NamedTuple):
     old_value: Array  # [A, T, N]
     first: Array  # [A, T, N]
     init_hidden: Array  # [A, 1, N, H]
+    own_action: Array | None = None  # [A, T, N] int: the head trained (discrete Q critic)
 
 
 def to_agent_major(x: Array) -> Array:
@@ -89,8 +92,13 @@ class OnPolicyLearner:
         sgd_steps = config.num_epochs * config.num_minibatches
         self.actor_tx = make_optimizer(config.lr, config, derived, sgd_steps)
         self.critic_tx = make_optimizer(config.critic_lr, config, derived, sgd_steps)
+        self.q_critic = None
+        if derived.critic == "central_q":
+            self.q_critic = QCritic(actor, critic, head, env.spec.action_dim, derived.baseline,
+                                    config.ob_samples, config.value_norm)
         self.rollout = make_rollout(env, actor, critic, head, self.central,
-                                    config.rollout_length)
+                                    config.rollout_length,
+                                    q_value=self.q_critic.value if self.q_critic else None)
 
     # ------------------------------------------------------------------ init
     def init_opt_states(self, actor_params: PyTree, critic_params: PyTree):
@@ -174,10 +182,18 @@ class OnPolicyLearner:
             params, opt_state, per_agent, jnp.arange(a)[:, None], jax.random.split(key, a))
         return params, opt_state, metrics
 
+    def pg_loss(self, params, batch: PolicyBatch) -> Array:
+        """Vanilla policy-gradient loss `-mean(log pi * advantage)` over all agents."""
+        _, out = self.actor.apply_all(params, batch.init_hidden[:, 0], batch.obs,
+                                      batch.first[0])
+        return -jnp.mean(self.head.log_prob(out, batch.avail, batch.action) * batch.advantage)
+
     # ------------------------------------------------------------------ critic
     def critic_loss(self, params, batch: CriticBatch):
         _, value = self.critic.apply_group(params, jnp.arange(self.num_agents),
                                            batch.init_hidden[:, 0], batch.x, batch.first[0])
+        if batch.own_action is not None:
+            value = jnp.take_along_axis(value, batch.own_action[..., None], axis=-1)[..., 0]
         error = (value - batch.target) ** 2
         eps = self.config.value_clip_eps
         if eps > 0:
@@ -211,6 +227,9 @@ class OnPolicyLearner:
         runner, tr, last_value = self.rollout(state.actor_params, state.critic_params,
                                               runner0, rollout_key)
         advantage, target = self.advantages(state.value_norm, tr, last_value)
+        if self.q_critic is not None:  # the Q baselines replace GAE's V baseline
+            advantage = self.q_critic.signal(state.actor_params, state.critic_params,
+                                             state.value_norm, tr, jax.random.fold_in(key, 1))
         value_norm = state.value_norm
         if c.value_norm:
             value_norm = returns.value_norm_update(value_norm, target)
@@ -232,6 +251,10 @@ class OnPolicyLearner:
             x=to_agent_major(critic_input(tr.obs, self.central, a)),
             target=to_agent_major(target), old_value=to_agent_major(tr.value), first=first,
             init_hidden=hidden_batch(runner0.critic_hidden))
+        if self.q_critic is not None:
+            critic_batch = critic_batch._replace(
+                x=to_agent_major(self.q_critic.inputs(tr.obs.state, tr.action)),
+                own_action=to_agent_major(tr.action) if self.q_critic.discrete else None)
         critic_params, critic_opt, critic_metrics = self.update_critic(
             state.critic_params, state.critic_opt_state, critic_batch, critic_key)
 
@@ -245,6 +268,12 @@ class OnPolicyLearner:
             **critic_metrics,
             **{f"actor_{k}": v for k, v in actor_metrics.items()},
         }
+        if c.grad_variance_splits:
+            raw_batch = prepare(policy_batch._replace(advantage=to_agent_major(advantage)),
+                                c.recurrent)
+            metrics["pg_grad_var"] = minibatch_gradient_variance(
+                jax.random.fold_in(key, 2), state.actor_params, raw_batch, self.pg_loss,
+                c.grad_variance_splits)
         new_state = LearnerState(
             actor_params=actor_params, critic_params=critic_params,
             actor_opt_state=actor_opt, critic_opt_state=critic_opt, value_norm=value_norm,

@@ -1,0 +1,211 @@
+"""Learning with and without the optimal baseline: MAPPO vs MAPPO+OB, HAPPO vs HAPPO+OB.
+
+Every (environment, algorithm) pair trains `--seeds` seeds in one compiled program
+(a vmap over seeds) and logs, besides returns, `pg_grad_var`: the variance (trace of the
+covariance) of the vanilla policy gradient `-mean(log pi * signal)` across
+`--grad-splits` random minibatches of each rollout, where the signal is the learner's raw
+advantage (GAE for the V-critic algorithms, X = Q - b for the Q-critic ones).
+
+Outputs, under benchmarks/results/ (`--tag` names them):
+  ob_learning_<tag>.csv         per pair: final return (mean of the last 10% of updates)
+                                with a 95% t-interval over seeds, mean pg_grad_var,
+                                steps, compile and run seconds
+  ob_learning_<tag>_curves.csv  per pair and logged update: mean return over seeds and
+                                mean pg_grad_var (thinned to at most 50 points)
+  ob_learning_<tag>.png         learning curves with 95% bands (if matplotlib is present)
+
+    python benchmarks/ob_learning.py --total-steps 2048000 --num-envs 64 --tag cpu
+    python benchmarks/ob_learning.py --envs spread --algos mappo mappo_ob coma \\
+        mappo_none --total-steps 204800
+    python benchmarks/ob_learning.py --envs smax_3m halfcheetah_6x1 --tag paper_envs
+
+Algorithm names are presets (mappo, mappo_ob, happo, happo_ob, hatrpo, hatrpo_ob, coma)
+or `mappo_none` (MAPPO on the Q critic without a baseline, vanilla MAPG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from scipy import stats
+
+import harlax
+from harlax.config import presets
+from harlax.logging import episode_returns
+from harlax.train import compile_program, seed_keys
+
+RESULTS = Path(__file__).parent / "results"
+ENVS = {
+    "spread": ("MPE_simple_spread_v3", {}),
+    "spread_continuous": ("MPE_simple_spread_v3", {"action_type": "Continuous"}),
+    # Not run by default: SMAX compiles slowly on CPU; MaMuJoCo needs harlax[mujoco].
+    "smax_3m": ("SMAX", {"map_name": "3m"}),
+    "halfcheetah_6x1": ("mamujoco:HalfCheetah-6x1", {}),
+}
+DEFAULT_ENVS = ["spread", "spread_continuous"]
+EXTRA_ALGOS = {"mappo_none": ("mappo_ob", {"baseline": "none"})}
+
+
+def make_config(algo: str, env: str, args: argparse.Namespace) -> harlax.Config:
+    base, changes = EXTRA_ALGOS.get(algo, (algo, {}))
+    name, env_kwargs = ENVS[env]
+    return presets[base].replace(
+        env=name,
+        env_kwargs=env_kwargs,
+        num_seeds=args.seeds,
+        seed=args.seed,
+        total_steps=args.total_steps,
+        num_envs=args.num_envs,
+        rollout_length=args.rollout_length,
+        updates_per_chunk=args.updates_per_chunk,
+        ob_samples=args.ob_samples,
+        grad_variance_splits=args.grad_splits,
+        hidden_dim=args.hidden_dim,
+        progress=False,
+        **changes,
+    )
+
+
+def run_pair(config: harlax.Config) -> dict:
+    """Train all seeds; returns the metrics we report and the timings."""
+    program = harlax.make_train(config)
+    init, run_chunk = compile_program(program)
+    state = init(seed_keys(config))
+    start = time.perf_counter()
+    state, metrics = run_chunk(state)  # the first chunk includes compilation
+    jax.block_until_ready(metrics)
+    compile_and_first = time.perf_counter() - start
+    chunks = [jax.device_get(metrics)]
+    start = time.perf_counter()
+    for _ in range(program.derived.num_chunks - 1):
+        state, metrics = run_chunk(state)
+        chunks.append(jax.device_get(metrics))
+    run_seconds = time.perf_counter() - start
+    merged = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+    return {
+        "returns": episode_returns(merged),  # [seeds, updates]
+        "grad_var": merged["pg_grad_var"],  # [seeds, updates]
+        "compile_s": compile_and_first,
+        "run_s": run_seconds,
+        "steps_per_update": program.derived.steps_per_update,
+    }
+
+
+def interval(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of a 95% t-interval over seeds."""
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float(np.mean(values)) if len(values) else float("nan"), float("nan")
+    half = stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
+    return float(np.mean(values)), float(half)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS, choices=list(ENVS))
+    parser.add_argument("--algos", nargs="+", default=["mappo", "mappo_ob", "happo", "happo_ob"])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--total-steps", type=int, default=409_600)
+    parser.add_argument("--num-envs", type=int, default=32)
+    parser.add_argument("--rollout-length", type=int, default=64)
+    parser.add_argument("--updates-per-chunk", type=int, default=10)
+    parser.add_argument("--hidden-dim", type=int, default=64)
+    parser.add_argument("--ob-samples", type=int, default=200)
+    parser.add_argument("--grad-splits", type=int, default=8)
+    parser.add_argument("--tag", default="cpu")
+    args = parser.parse_args()
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    header = [
+        "# MAPPO / HAPPO with and without the optimal baseline (Kuba et al., NeurIPS 2021)",
+        f"# machine={platform.machine()} cpus={os.cpu_count()} "
+        f"devices={[d.device_kind for d in jax.devices()]} jax={jax.__version__}",
+        f"# settings={vars(args)} XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}",
+        "# final_return: mean episode return over the last 10% of updates, mean over seeds "
+        "+- 95% t-interval; pg_grad_var: mean over updates and seeds",
+    ]
+    summary, curves, plotted = [], [], []
+    for env in args.envs:
+        for algo in args.algos:
+            config = make_config(algo, env, args)
+            result = run_pair(config)
+            returns, grad_var = result["returns"], result["grad_var"]
+            tail = max(1, returns.shape[1] // 10)
+            with np.errstate(all="ignore"):
+                final = np.nanmean(returns[:, -tail:], axis=1)  # [seeds]
+            mean, half = interval(final)
+            row = (env, algo, mean, half, float(np.mean(grad_var)),
+                   result["steps_per_update"] * returns.shape[1], result["compile_s"],
+                   result["run_s"])  # fmt: skip
+            summary.append(row)
+            print(
+                f"{env} {algo}: final return {mean:.2f} +- {half:.2f}, pg_grad_var "
+                f"{row[4]:.4g}, {row[5]} steps, first chunk (with compile) "
+                f"{row[6]:.0f}s, rest {row[7]:.0f}s",
+                flush=True,
+            )
+            thin = max(1, returns.shape[1] // 50)
+            for u in range(0, returns.shape[1], thin):
+                with np.errstate(all="ignore"):
+                    curves.append((env, algo, (u + 1) * result["steps_per_update"],
+                                   float(np.nanmean(returns[:, u])),
+                                   float(np.mean(grad_var[:, u]))))  # fmt: skip
+            plotted.append((env, algo, returns, result["steps_per_update"]))
+            write_outputs(args.tag, header, summary, curves)  # after every pair: partial runs
+    plot(plotted, RESULTS / f"ob_learning_{args.tag}.png")
+
+
+def write_outputs(tag: str, header: list[str], summary: list, curves: list) -> None:
+    out = RESULTS / f"ob_learning_{tag}.csv"
+    with open(out, "w") as f:
+        f.write("\n".join(header) + "\n")
+        f.write("env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s\n")
+        for r in summary:
+            f.write(f"{r[0]},{r[1]},{r[2]:.4f},{r[3]:.4f},{r[4]:.6g},{r[5]},{r[6]:.1f},"
+                    f"{r[7]:.1f}\n")  # fmt: skip
+    with open(RESULTS / f"ob_learning_{tag}_curves.csv", "w") as f:
+        f.write("\n".join(header) + "\n")
+        f.write("env,algo,env_steps,mean_return,pg_grad_var\n")
+        for r in curves:
+            f.write(f"{r[0]},{r[1]},{r[2]},{r[3]:.4f},{r[4]:.6g}\n")
+    print(f"wrote {out}", flush=True)
+
+
+def plot(plotted: list, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    envs = sorted({p[0] for p in plotted})
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.5), squeeze=False)
+    for ax, env in zip(axes[0], envs, strict=True):
+        for e, algo, returns, steps in plotted:
+            if e != env:
+                continue
+            x = steps * np.arange(1, returns.shape[1] + 1)
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(returns, axis=0)
+                sem = np.nanstd(returns, axis=0, ddof=1) / np.sqrt(returns.shape[0])
+            ax.plot(x, mean, label=algo)
+            ax.fill_between(x, mean - 1.96 * sem, mean + 1.96 * sem, alpha=0.2)
+        ax.set_title(env)
+        ax.set_xlabel("environment steps per seed")
+        ax.set_ylabel("episode return")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

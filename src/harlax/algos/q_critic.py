@@ -1,0 +1,132 @@
+"""The centralised Q critic on the learner side: rollout values and the actor's signal.
+
+Training choice. The Q critic is trained like the V critic, on TD(lambda) targets: the
+rollout records `Q(s_t, a_t)` of the taken joint action (and, where an episode is
+truncated or the rollout ends, Q of a joint action sampled from the policy, a SARSA
+estimate of the state value), and `returns.compute_gae` turns these into lambda-returns
+`G_t = r_t + gamma ((1 - lambda) Q(s_{t+1}, a_{t+1}) + lambda G_{t+1})`. The targets use
+the critic of the rollout, frozen for the whole update, so they already play the part of
+a target network; value normalisation (the V critic's running statistics) keeps the
+regression well scaled across tasks. The critic is feed-forward.
+
+The actor's signal is `X^i = Q(s, a) - b(s, a^{-i})` in raw reward scale, with the
+baseline from `harlax.baselines` (OB, COMA, or none): discrete heads give every own
+action in one pass; Gaussian policies sample K own actions per state and agent.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from harlax import returns
+from harlax.baselines import discrete_baseline, gaussian_baseline
+from harlax.distributions import MASKED_LOGIT
+from harlax.nets import AgentNet, apply_q, q_input
+from harlax.rollout import agent_major, batch_major
+from harlax.types import Array, Observation, PyTree, Transition, ValueNormState
+
+
+class QCritic:
+    """Pure functions around a Q-critic `AgentNet` (see `nets.make_q_critic`)."""
+
+    def __init__(
+        self,
+        actor: AgentNet,
+        critic: AgentNet,
+        head,
+        action_dim: int,
+        baseline: str,
+        num_samples: int,
+        value_norm: bool,
+    ):
+        self.actor, self.critic, self.head = actor, critic, head
+        self.action_dim, self.baseline = action_dim, baseline
+        self.num_samples, self.value_norm = num_samples, value_norm
+        self.discrete = head.discrete
+
+    def inputs(self, state: Array, action: Array) -> Array:
+        """Critic input `[..., A, D]` from `state [..., S]` and the joint action."""
+        return q_input(state, action, self.action_dim, self.discrete)
+
+    def taken(self, q: Array, action: Array) -> Array:
+        """Q of the taken action `[..., A]` from the critic output (heads or `Q(s, a)`)."""
+        if not self.discrete:
+            return q
+        return jnp.take_along_axis(q, action[..., None], axis=-1)[..., 0]
+
+    def policy_out(self, actor_params: PyTree, obs: Array) -> Array:
+        """Feed-forward actor outputs `[..., A, K]` for `obs [..., A, O]` (any lead axes)."""
+        lead, a = obs.shape[:-2], obs.shape[-2]
+        flat = obs.reshape((-1, a, obs.shape[-1]))
+        n = flat.shape[0]
+        _, out = self.actor.apply_all(
+            actor_params,
+            jnp.zeros((a, n, 0), obs.dtype),
+            agent_major(flat),
+            jnp.zeros((1, n), bool),
+        )
+        out = batch_major(out)
+        return out.reshape(lead + out.shape[1:])
+
+    def value(
+        self,
+        actor_params: PyTree,
+        critic_params: PyTree,
+        observation: Observation,
+        action: Array | None,
+        key: Array | None,
+    ) -> Array:
+        """`[B, A]` Q of `action`, or of a joint action sampled from the policy if None."""
+        if action is None:
+            out = self.policy_out(actor_params, observation.obs)
+            action = self.head.sample(key, out, observation.avail)
+        q = apply_q(self.critic, critic_params, self.inputs(observation.state, action))
+        return self.taken(q, action)
+
+    def baseline_values(
+        self, actor_params: PyTree, critic_params: PyTree, tr: Transition, key: Array
+    ) -> Array:
+        """`[T, B, A]` baseline `b(s, a^{-i})` in the critic's (normalised) scale."""
+        out = self.policy_out(actor_params, tr.obs.obs)
+        if self.discrete:
+            q = apply_q(self.critic, critic_params, self.inputs(tr.obs.state, tr.action))
+            probs = jax.nn.softmax(jnp.where(tr.obs.avail, out, MASKED_LOGIT), axis=-1)
+            return discrete_baseline(self.baseline, probs, q)
+        mean, log_std = jnp.split(out, 2, axis=-1)
+        a = mean.shape[-2]
+        own = jnp.eye(a, dtype=bool)[:, :, None]  # [A (agent i), A (agent j), 1]
+
+        def one_step(step):
+            state, action, mean, std, mask, step_key = step  # [B, ...]
+
+            def q_fn(samples: Array) -> Array:  # [K, B, A, U] -> [K, B, A]
+                joint = jnp.where(own, samples[..., :, None, :], action[:, None])
+                joint = joint.reshape(joint.shape[:-2] + (-1,))
+                s = jnp.broadcast_to(state[:, None], joint.shape[:-1] + state.shape[-1:])
+                return apply_q(self.critic, critic_params, jnp.concatenate([s, joint], -1))
+
+            return gaussian_baseline(
+                self.baseline, step_key, mean, std, mask, q_fn, self.num_samples
+            )
+
+        # One time step at a time keeps the K-sample batch [K, B, A, D] small.
+        keys = jax.random.split(key, mean.shape[0])
+        return jax.lax.map(
+            one_step, (tr.obs.state, tr.action, mean, jnp.exp(log_std), tr.obs.avail, keys)
+        )
+
+    def signal(
+        self,
+        actor_params: PyTree,
+        critic_params: PyTree,
+        value_norm: ValueNormState,
+        tr: Transition,
+        key: Array,
+    ) -> Array:
+        """`[T, B, A]` the actor's signal `X^i = Q(s, a) - b(s, a^{-i})`, raw reward scale."""
+        raw = (lambda v: returns.denormalize(value_norm, v)) if self.value_norm else (lambda v: v)
+        q = raw(tr.value)
+        if self.baseline == "none":
+            return q
+        return q - raw(self.baseline_values(actor_params, critic_params, tr, key))
