@@ -20,13 +20,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harlax.initializers import orthogonal
 from harlax.types import Array, PyTree
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
 
 
 def _dense(features: int, scale: float = float(np.sqrt(2.0))) -> nn.Dense:
-    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale),
+    return nn.Dense(features, kernel_init=orthogonal(scale),
                     bias_init=nn.initializers.zeros)
 
 
