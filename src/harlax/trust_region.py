@@ -37,8 +37,13 @@ def fisher_vector_product(kl_fn: Callable[[Array], Array], flat: Array,
 
 
 def conjugate_gradient(matvec: Callable[[Array], Array], b: Array, iters: int) -> Array:
-    """Approximate solution of `A x = b` after `iters` CG iterations (jax.scipy)."""
-    x, _ = cg(matvec, b, maxiter=iters, tol=0.0)
+    """Approximate solution of `A x = b` after at most `iters` CG iterations (jax.scipy).
+
+    CG stops early once the residual is ~1e-10 of `b` (or 1e-15 absolute): iterating past
+    convergence divides denormal numbers by each other (XLA flushes them to zero) and
+    returns NaN, which happens on small problems such as tabular policies.
+    """
+    x, _ = cg(matvec, b, maxiter=iters, tol=1e-10, atol=1e-15)
     return x
 
 
@@ -71,7 +76,8 @@ def trust_region_step(
     direction = conjugate_gradient(fvp, grad, cg_iters)
     curvature = jnp.dot(direction, fvp(direction))
     scale = jnp.sqrt(2.0 * max_kl / jnp.maximum(curvature, 1e-12))
-    full_step = jnp.where(jnp.isfinite(scale), scale, 0.0) * direction
+    full_step = scale * direction
+    full_step = jnp.where(jnp.all(jnp.isfinite(full_step)), full_step, 0.0)  # never NaN
     expected = jnp.dot(grad, full_step)
 
     def evaluate(k):
@@ -96,5 +102,5 @@ def trust_region_step(
     zero = jnp.zeros((), flat.dtype)
     _, accepted, fraction, step_kl, improvement = jax.lax.while_loop(
         cond, body, (jnp.zeros((), jnp.int32), jnp.zeros((), bool), zero, zero, zero))
-    new_flat = flat + fraction * full_step
+    new_flat = jnp.where(accepted, flat + fraction * full_step, flat)  # rejected: unchanged
     return unravel(new_flat), TrustRegionInfo(accepted, fraction, step_kl, improvement, expected)
