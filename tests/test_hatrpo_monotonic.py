@@ -46,13 +46,13 @@ def run_hatrpo(payoff: np.ndarray, logits0: jax.Array, key: jax.Array):
         return expected_payoff(payoff, list(jax.nn.softmax(logits)))
 
     def update_agent(logits_i, opt_i, batch_i, agent_index, key):
-        def log_prob(l):
-            return jax.nn.log_softmax(l)[batch_i.action]  # [1, 1, N]
+        def log_prob(z):
+            return jax.nn.log_softmax(z)[batch_i.action]  # [1, 1, N]
 
-        def surrogate(l):
-            return jnp.mean(jnp.exp(log_prob(l) - batch_i.old_log_prob) * batch_i.advantage)
+        def surrogate(z):
+            return jnp.mean(jnp.exp(log_prob(z) - batch_i.old_log_prob) * batch_i.advantage)
 
-        kl = lambda l: head.kl(logits_i, l, mask)
+        kl = lambda z: head.kl(logits_i, z, mask)
         new, info = trust_region_step(logits_i, surrogate, kl, 0.01, 10, 0.1, 10, 0.5, 0.8)
         return new, opt_i, log_prob(new), {"gain": info.improvement, "accepted": info.accepted}
 
@@ -80,7 +80,7 @@ def test_hatrpo_joint_return_never_decreases(game):
     shape = (STARTS, payoff.ndim, payoff.shape[0])
     logits0 = 2.0 * jax.random.normal(jax.random.PRNGKey(0), shape)
     keys = jax.random.split(jax.random.PRNGKey(1), STARTS)
-    returns, gains, accepted = jax.jit(jax.vmap(lambda l, k: run_hatrpo(payoff, l, k)))(
+    returns, gains, accepted = jax.jit(jax.vmap(lambda z, k: run_hatrpo(payoff, z, k)))(
         logits0, keys
     )
     returns, gains = np.asarray(returns), np.asarray(gains)
