@@ -25,8 +25,9 @@ class TrustRegionInfo(NamedTuple):
     expected_improvement: Array  # [] first-order prediction for the full step
 
 
-def fisher_vector_product(kl_fn: Callable[[Array], Array], flat: Array,
-                          damping: float) -> Callable[[Array], Array]:
+def fisher_vector_product(
+    kl_fn: Callable[[Array], Array], flat: Array, damping: float
+) -> Callable[[Array], Array]:
     """`v -> (H_KL + damping I) v`, H_KL the Hessian of `kl_fn` at `flat` (forward-over-reverse)."""
     grad_kl = jax.grad(kl_fn)
 
@@ -85,8 +86,11 @@ def trust_region_step(
         candidate = flat + fraction * full_step
         improvement = surrogate(candidate) - base
         step_kl = kl(candidate)
-        ok = ((step_kl <= max_kl) & (improvement > 0)
-              & (improvement >= accept_ratio * expected * fraction))
+        ok = (
+            (step_kl <= max_kl)
+            & (improvement > 0)
+            & (improvement >= accept_ratio * expected * fraction)
+        )
         return ok, fraction, step_kl, improvement
 
     def cond(carry):
@@ -96,11 +100,17 @@ def trust_region_step(
     def body(carry):
         k = carry[0]
         ok, fraction, step_kl, improvement = evaluate(k)
-        return (k + 1, ok, jnp.where(ok, fraction, 0.0), jnp.where(ok, step_kl, 0.0),
-                jnp.where(ok, improvement, 0.0))
+        return (
+            k + 1,
+            ok,
+            jnp.where(ok, fraction, 0.0),
+            jnp.where(ok, step_kl, 0.0),
+            jnp.where(ok, improvement, 0.0),
+        )
 
     zero = jnp.zeros((), flat.dtype)
     _, accepted, fraction, step_kl, improvement = jax.lax.while_loop(
-        cond, body, (jnp.zeros((), jnp.int32), jnp.zeros((), bool), zero, zero, zero))
+        cond, body, (jnp.zeros((), jnp.int32), jnp.zeros((), bool), zero, zero, zero)
+    )
     new_flat = jnp.where(accepted, flat + fraction * full_step, flat)  # rejected: unchanged
     return unravel(new_flat), TrustRegionInfo(accepted, fraction, step_kl, improvement, expected)
