@@ -3,9 +3,10 @@ of agents. The sequential scheme is a lax.scan over agents, so it should stay ne
 
     python benchmarks/happo_compile.py                        # SMAX 3m vs 10m_vs_11m vs 27m_vs_30m
     python benchmarks/happo_compile.py --maps 3m 10m_vs_11m --algos happo hatrpo
+    python benchmarks/happo_compile.py --env spread --agents 3 10   # MPE spread, N agents
 
-Writes benchmarks/results/happo_compile.csv: per (algo, map) the seconds to trace+lower and
-to compile one chunk of `updates_per_chunk` updates (XLA compile, not run).
+Writes benchmarks/results/happo_compile_<env>.csv: per (algo, scenario) the seconds to
+trace+lower and to compile one chunk of `updates_per_chunk` updates (XLA compile, not run).
 """
 
 from __future__ import annotations
@@ -34,18 +35,27 @@ def compile_seconds(config) -> tuple[int, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--env", choices=["smax", "spread"], default="smax")
     parser.add_argument("--maps", nargs="+", default=["3m", "10m_vs_11m", "27m_vs_30m"])
+    parser.add_argument("--agents", nargs="+", type=int, default=[3, 10], help="spread only")
     parser.add_argument("--algos", nargs="+", default=["happo", "hatrpo", "mappo"])
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--rollout-length", type=int, default=32)
     parser.add_argument("--updates-per-chunk", type=int, default=1)
     args = parser.parse_args()
+    if args.env == "smax":
+        scenarios = [(m, "SMAX", {"map_name": m}) for m in args.maps]
+    else:
+        scenarios = [
+            (f"spread_{n}", "MPE_simple_spread_v3", {"num_agents": n, "num_landmarks": n})
+            for n in args.agents
+        ]
     rows = []
-    for map_name in args.maps:
+    for scenario, env, env_kwargs in scenarios:
         for algo in args.algos:
             config = presets[algo].replace(
-                env="SMAX",
-                env_kwargs={"map_name": map_name},
+                env=env,
+                env_kwargs=env_kwargs,
                 num_envs=args.num_envs,
                 rollout_length=args.rollout_length,
                 updates_per_chunk=args.updates_per_chunk,
@@ -53,14 +63,17 @@ def main() -> None:
                 progress=False,
             )
             agents, lower_s, compile_s = compile_seconds(config)
-            rows.append([algo, map_name, agents, f"{lower_s:.2f}", f"{compile_s:.2f}"])
+            rows.append([algo, scenario, agents, f"{lower_s:.2f}", f"{compile_s:.2f}"])
             print(
-                f"{algo:7s} {map_name:12s} agents={agents:3d} trace+lower {lower_s:6.2f}s "
+                f"{algo:7s} {scenario:12s} agents={agents:3d} trace+lower {lower_s:6.2f}s "
                 f"compile {compile_s:6.2f}s",
                 flush=True,
             )
     path = write_csv(
-        "happo_compile", ["algo", "map", "num_agents", "lower_s", "compile_s"], rows, vars(args)
+        f"happo_compile_{args.env}",
+        ["algo", "scenario", "num_agents", "lower_s", "compile_s"],
+        rows,
+        vars(args),
     )
     print(f"wrote {path}")
 
