@@ -153,6 +153,7 @@ def joint_log_probs(learner, params, batch):
     return learner.head.log_prob(out, batch.avail, batch.action), out
 
 
+@pytest.mark.slow  # compiles the learner's actor update (about a minute on a loaded CPU)
 @pytest.mark.parametrize(
     "env, step",
     [("MPE_simple_spread_v3", "clip"), ("MPE_simple_speaker_listener_v4", "trust_region")],
@@ -193,6 +194,7 @@ def test_learner_metrics_match_brute_force(env, step):
         assert len({tuple(o) for o in orders.tolist()}) > 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["clip", "trust_region"])
 def test_one_agent_sequential_equals_simultaneous(step):
     """HAPPO == PPO and HATRPO == TRPO when there is a single agent."""
