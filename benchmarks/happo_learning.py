@@ -100,20 +100,21 @@ def main() -> None:
             f"({seconds:.0f}s)",
             flush=True,
         )
+        save(args, rows, fig, ax)
+
+
+def save(args, rows, fig, ax) -> None:
+    """Write the CSV and PNG of the algorithms finished so far."""
     name = "happo_learning_" + args.env.replace("|", "-")
-    path = write_csv(
-        name,
-        ["algo", "env_steps", "return_mean", "ci95_low", "ci95_high", "wall_s"],
-        rows,
-        vars(args),
-    )
+    header = ["algo", "env_steps", "return_mean", "ci95_low", "ci95_high", "wall_s"]
+    path = write_csv(name, header, rows, vars(args))
     ax.set_xlabel("environment steps per seed")
     ax.set_ylabel("episode return (mean over agents)")
     ax.set_title(f"{args.env}: mean and 95% interval over {args.seeds} seeds")
     ax.legend()
     fig.tight_layout()
     fig.savefig(RESULTS / f"{name}.png", dpi=80)
-    print(f"wrote {path} and {name}.png")
+    print(f"wrote {path} and {name}.png", flush=True)
 
 
 if __name__ == "__main__":
