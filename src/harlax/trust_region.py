@@ -25,8 +25,9 @@ class TrustRegionInfo(NamedTuple):
     expected_improvement: Array  # [] first-order prediction for the full step
 
 
-def fisher_vector_product(kl_fn: Callable[[Array], Array], flat: Array,
-                          damping: float) -> Callable[[Array], Array]:
+def fisher_vector_product(
+    kl_fn: Callable[[Array], Array], flat: Array, damping: float
+) -> Callable[[Array], Array]:
     """`v -> (H_KL + damping I) v`, H_KL the Hessian of `kl_fn` at `flat` (forward-over-reverse)."""
     grad_kl = jax.grad(kl_fn)
 
@@ -37,8 +38,13 @@ def fisher_vector_product(kl_fn: Callable[[Array], Array], flat: Array,
 
 
 def conjugate_gradient(matvec: Callable[[Array], Array], b: Array, iters: int) -> Array:
-    """Approximate solution of `A x = b` after `iters` CG iterations (jax.scipy)."""
-    x, _ = cg(matvec, b, maxiter=iters, tol=0.0)
+    """Approximate solution of `A x = b` after at most `iters` CG iterations (jax.scipy).
+
+    CG stops early once the residual is ~1e-10 of `b` (or 1e-15 absolute): iterating past
+    convergence divides denormal numbers by each other (XLA flushes them to zero) and
+    returns NaN, which happens on small problems such as tabular policies.
+    """
+    x, _ = cg(matvec, b, maxiter=iters, tol=1e-10, atol=1e-15)
     return x
 
 
@@ -71,7 +77,8 @@ def trust_region_step(
     direction = conjugate_gradient(fvp, grad, cg_iters)
     curvature = jnp.dot(direction, fvp(direction))
     scale = jnp.sqrt(2.0 * max_kl / jnp.maximum(curvature, 1e-12))
-    full_step = jnp.where(jnp.isfinite(scale), scale, 0.0) * direction
+    full_step = scale * direction
+    full_step = jnp.where(jnp.all(jnp.isfinite(full_step)), full_step, 0.0)  # never NaN
     expected = jnp.dot(grad, full_step)
 
     def evaluate(k):
@@ -79,8 +86,11 @@ def trust_region_step(
         candidate = flat + fraction * full_step
         improvement = surrogate(candidate) - base
         step_kl = kl(candidate)
-        ok = ((step_kl <= max_kl) & (improvement > 0)
-              & (improvement >= accept_ratio * expected * fraction))
+        ok = (
+            (step_kl <= max_kl)
+            & (improvement > 0)
+            & (improvement >= accept_ratio * expected * fraction)
+        )
         return ok, fraction, step_kl, improvement
 
     def cond(carry):
@@ -90,11 +100,17 @@ def trust_region_step(
     def body(carry):
         k = carry[0]
         ok, fraction, step_kl, improvement = evaluate(k)
-        return (k + 1, ok, jnp.where(ok, fraction, 0.0), jnp.where(ok, step_kl, 0.0),
-                jnp.where(ok, improvement, 0.0))
+        return (
+            k + 1,
+            ok,
+            jnp.where(ok, fraction, 0.0),
+            jnp.where(ok, step_kl, 0.0),
+            jnp.where(ok, improvement, 0.0),
+        )
 
     zero = jnp.zeros((), flat.dtype)
     _, accepted, fraction, step_kl, improvement = jax.lax.while_loop(
-        cond, body, (jnp.zeros((), jnp.int32), jnp.zeros((), bool), zero, zero, zero))
-    new_flat = flat + fraction * full_step
+        cond, body, (jnp.zeros((), jnp.int32), jnp.zeros((), bool), zero, zero, zero)
+    )
+    new_flat = jnp.where(accepted, flat + fraction * full_step, flat)  # rejected: unchanged
     return unravel(new_flat), TrustRegionInfo(accepted, fraction, step_kl, improvement, expected)

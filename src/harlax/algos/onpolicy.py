@@ -18,7 +18,7 @@ from harlax import returns
 from harlax.algos.grad_variance import minibatch_gradient_variance
 from harlax.algos.minibatch import flatten_time, minibatch_epochs
 from harlax.algos.q_critic import QCritic
-from harlax.algos.sequential import sequential_update
+from harlax.algos.sequential import agent_keys, sequential_update
 from harlax.config import Config, Derived
 from harlax.nets import AgentNet
 from harlax.rollout import critic_input, make_rollout
@@ -179,7 +179,7 @@ class OnPolicyLearner:
             return params, opt_state, jax.tree.map(lambda m: jnp.full((a,), m), metrics)
         per_agent = jax.tree.map(lambda x: x[:, None], batch)
         params, opt_state, _, metrics = jax.vmap(self.update_policy)(
-            params, opt_state, per_agent, jnp.arange(a)[:, None], jax.random.split(key, a))
+            params, opt_state, per_agent, jnp.arange(a)[:, None], agent_keys(key, a)[1])
         return params, opt_state, metrics
 
     def pg_loss(self, params, batch: PolicyBatch) -> Array:

@@ -25,6 +25,15 @@ def agent_order(key: Array, num_agents: int, fixed: bool) -> Array:
     return jax.random.permutation(key, num_agents)
 
 
+def agent_keys(key: Array, num_agents: int) -> tuple[Array, Array]:
+    """`(order_key, keys [A, 2])`: the key of the permutation and one update key per step.
+
+    Shared by both schemes so that with one agent they see the same randomness.
+    """
+    order_key, update_key = jax.random.split(key)
+    return order_key, jax.random.split(update_key, num_agents)
+
+
 def sequential_update(
     key: Array,
     params: PyTree,
@@ -46,7 +55,7 @@ def sequential_update(
     seen by each agent `[A]`, and `order` `[A]`.
     """
     num_agents = jax.tree.leaves(params)[0].shape[0]
-    order_key, update_key = jax.random.split(key)
+    order_key, keys = agent_keys(key, num_agents)
     order = agent_order(order_key, num_agents, fixed_order)
     factor = jnp.ones_like(batch.advantage[0])  # [T, N]
 
@@ -62,7 +71,8 @@ def sequential_update(
         batch_i = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, i, 1, axis=0), batch)
         weighted = batch_i._replace(advantage=batch_i.advantage * factor[None])
         new_params_i, new_opt_i, new_log_prob, metrics = update_agent(
-            gather(params, i), gather(opt_state, i), weighted, i[None], agent_key)
+            gather(params, i), gather(opt_state, i), weighted, i[None], agent_key
+        )
         metrics = dict(metrics, factor_min=jnp.min(factor), factor_max=jnp.max(factor))
         ratio = jnp.exp(new_log_prob[0] - batch_i.old_log_prob[0])
         factor = jax.lax.stop_gradient(factor * ratio)
@@ -70,8 +80,7 @@ def sequential_update(
         opt_state = scatter(opt_state, i, new_opt_i)
         return (params, opt_state, factor), metrics
 
-    (params, opt_state, _), metrics = jax.lax.scan(
-        body, (params, opt_state, factor), (order, jax.random.split(update_key, num_agents)))
+    (params, opt_state, _), metrics = jax.lax.scan(body, (params, opt_state, factor), (order, keys))
     # Metrics come out in update order; report them by agent index.
     by_agent = jax.tree.map(lambda m: jnp.zeros_like(m).at[order].set(m), metrics)
     return params, opt_state, dict(by_agent, order=order)

@@ -129,3 +129,30 @@ __all__ = [
     "marginal_q",
     "penalty_game",
 ]
+
+
+# ------------------------------------------------------------------ cooperative team games
+
+
+def coordination_game(
+    num_agents: int = 3, rewards: Sequence[float] = (10.0, 4.0, 7.0), miss: float = -3.0
+) -> np.ndarray:
+    """A cooperative game of `num_agents` agents with `len(rewards)` actions each: all agents
+    choosing action k pays `rewards[k]`; otherwise the team pays `miss` for each agent whose
+    action differs from agent 0's. Every k is a local optimum; k = 0 is the global one."""
+    n = len(rewards)
+    payoff = np.zeros((n,) * num_agents)
+    for joint in np.ndindex(*payoff.shape):
+        disagree = sum(a != joint[0] for a in joint)
+        payoff[joint] = rewards[joint[0]] if disagree == 0 else miss * disagree
+    return payoff
+
+
+TEAM_GAMES: dict[str, np.ndarray] = {
+    "climbing": CLIMBING,
+    "penalty": penalty_game(),
+    "coordination3": coordination_game(),
+}
+"""Cooperative games for checking learners exactly (every agent gets the team payoff)."""
+
+__all__ += ["TEAM_GAMES", "coordination_game"]

@@ -56,6 +56,10 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
             raise ValueError(f"Config.env: unknown matrix game {name!r}. Fix: use one of "
                              f"{[MATRIX_PREFIX + g for g in GAMES]}")
         return
+    from harlax.envs.mabrax import INSTALL_FIX, SCENARIOS, brax_available
+
+    if name in SCENARIOS and not brax_available():
+        raise ValueError(f"Config.env: {name!r} is a MABrax scenario. Fix: {INSTALL_FIX}")
     _, registered = _jaxmarl()
     if name not in registered:
         raise ValueError(f"Config.env: unknown environment {name!r}. Fix: use one of "
@@ -80,6 +84,10 @@ def make_raw_env(name: str, **kwargs: Any) -> Any:
         from harlax.envs.matrix import MatrixGameEnv
 
         return MatrixGameEnv(name[len(MATRIX_PREFIX):], **kwargs)
+    from harlax.envs.mabrax import SCENARIOS, make_mabrax
+
+    if name in SCENARIOS:
+        return make_mabrax(name, **kwargs)
     jaxmarl, _ = _jaxmarl()
     if name in SMAX_NAMES:
         from jaxmarl.environments.smax import map_name_to_scenario
@@ -94,6 +102,7 @@ def make_env(name: str, **kwargs: Any) -> JaxMARLAdapter:
     """An environment by name, wrapped into stacked, padded arrays.
 
     SMAX scenarios are chosen with `map_name="3m"` (against JaxMARL's heuristic enemy);
-    MaMuJoCo scenarios are named `mamujoco:HalfCheetah-6x1` (needs `harlax[mujoco]`).
+    MaMuJoCo scenarios are named `mamujoco:HalfCheetah-6x1` (needs `harlax[mujoco]`);
+    MABrax scenarios keep JaxMARL's names, e.g. `halfcheetah_6x1` (needs `harlax[mabrax]`).
     """
     return JaxMARLAdapter(make_raw_env(name, **kwargs))
