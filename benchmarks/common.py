@@ -99,3 +99,10 @@ def time_program(init, run_chunk, keys, chunks: int) -> dict[str, float]:
     block(metrics)
     return {"compile_s": compile_s, "seconds_per_chunk": (time.perf_counter() - start) / chunks,
             "flops_per_chunk": flops}
+
+
+def write_table(name: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
+                settings: dict[str, Any]) -> Path:
+    """`write_csv` for rows given as sequences under `header`, settings as `#` lines."""
+    return write_csv(name, [dict(zip(header, row, strict=True)) for row in rows],
+                     [f"{key}: {value}" for key, value in settings.items()])

@@ -1,9 +1,9 @@
 """Compile time of the HAPPO / HATRPO programs (and MAPPO for reference) against the number
 of agents. The sequential scheme is a lax.scan over agents, so it should stay nearly flat.
 
-    python benchmarks/happo_compile.py                        # SMAX 3m vs 10m_vs_11m vs 27m_vs_30m
-    python benchmarks/happo_compile.py --maps 3m 10m_vs_11m --algos happo hatrpo
-    python benchmarks/happo_compile.py --env spread --agents 3 10   # MPE spread, N agents
+    python -m benchmarks.happo_compile                        # SMAX 3m vs 10m_vs_11m vs 27m_vs_30m
+    python -m benchmarks.happo_compile --maps 3m 10m_vs_11m --algos happo hatrpo
+    python -m benchmarks.happo_compile --env spread --agents 3 10   # MPE spread, N agents
 
 Writes benchmarks/results/happo_compile_<env>.csv: per (algo, scenario) the seconds to
 trace+lower and to compile one chunk of `updates_per_chunk` updates (XLA compile, not run).
@@ -15,7 +15,7 @@ import argparse
 import time
 
 import jax
-from happo_util import write_csv
+from benchmarks.common import write_table
 
 from harlax.config import presets
 from harlax.train import make_train, seed_keys
@@ -69,7 +69,7 @@ def main() -> None:
                 f"compile {compile_s:6.2f}s",
                 flush=True,
             )
-    path = write_csv(
+    path = write_table(
         f"happo_compile_{args.env}",
         ["algo", "scenario", "num_agents", "lower_s", "compile_s"],
         rows,

@@ -1,7 +1,7 @@
 """Time per training iteration of HATRPO vs HAPPO vs MAPPO at equal batch sizes.
 
-    python benchmarks/happo_throughput.py                       # MPE spread, 64 envs x 128 steps
-    python benchmarks/happo_throughput.py --env SMAX --map 3m --num-envs 128
+    python -m benchmarks.happo_throughput                       # MPE spread, 64 envs x 128 steps
+    python -m benchmarks.happo_throughput --env SMAX --map 3m --num-envs 128
 
 All programs use the same env, batch (num_envs x rollout_length), networks, epochs and
 minibatches (5 epochs, 1 minibatch: the HAPPO preset's; HATRPO takes one trust-region step).
@@ -15,7 +15,7 @@ import argparse
 import time
 
 import jax
-from happo_util import write_csv
+from benchmarks.common import write_table
 
 from harlax.config import presets
 from harlax.train import compile_program, make_train, seed_keys
@@ -82,7 +82,7 @@ def main() -> None:
             f"{per_update / base:.2f}",
             flush=True,
         )
-    path = write_csv(
+    path = write_table(
         "happo_throughput",
         ["algo", "compile_s", "s_per_update", "env_steps_per_s", f"ratio_to_{args.algos[0]}"],
         rows,
