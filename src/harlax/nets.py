@@ -176,4 +176,31 @@ def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[Ag
     )
 
 
-__all__: Sequence[str] = ["ActorNet", "ValueNet", "AgentNet", "make_nets"]
+def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, AgentNet]:
+    """Deterministic actors, Q critics and inferred-policy nets for MADDPG / DDPG.
+
+    The actor is `ActorNet` with `discrete=True`: its raw `[.., U]` output is used as logits
+    (Gumbel-softmax) or squashed into the action bounds; no log-std parameter. Each agent
+    has its own critic `Q_i(x, a)` (rewards may differ), a `ValueNet` on the concatenation
+    of its input and actions: `x` is the global state and all agents' actions `[A * U]`
+    (centralised) or the agent's observation and its own action `[U]` (decentralised).
+    The inference net approximates agent j's policy for agent i, stacked over `A * A` pairs
+    (categorical logits or Gaussian mean and log-std).
+    """
+    actor = ActorNet(action_dim=spec.action_dim, discrete=True, hidden_dim=config.hidden_dim,
+                     num_layers=config.num_layers, activation=config.activation)
+    critic = ValueNet(hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+                      activation=config.activation)
+    approx = ActorNet(action_dim=spec.action_dim, discrete=spec.discrete,
+                      hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+                      activation=config.activation, log_std_init=config.log_std_init)
+    a, u = spec.num_agents, spec.action_dim
+    critic_dim = spec.state_dim + a * u if central else spec.obs_dim + u
+    return (
+        AgentNet(actor, a, False, spec.obs_dim, 0),
+        AgentNet(critic, a, False, critic_dim, 0),
+        AgentNet(approx, a * a, False, spec.obs_dim, 0),
+    )
+
+
+__all__: Sequence[str] = ["ActorNet", "ValueNet", "AgentNet", "make_nets", "make_maddpg_nets"]

@@ -60,6 +60,13 @@ def make_train(config: Config) -> TrainProgram:
     """Validate `config` (raises ValueError before any compilation) and build the program."""
     derived = derive(config)
     env = make_env(config.env, **config.env_kwargs)
+    if derived.family == "offpolicy":  # MADDPG / DDPG: the learner builds its own nets
+        from harlax.algos.maddpg import MADDPGLearner
+
+        offpolicy = MADDPGLearner(config, derived, env)
+        return TrainProgram(config, derived, env, offpolicy, offpolicy.init,
+                            lambda state: jax.lax.scan(lambda s, _: offpolicy.update(s), state,
+                                                       None, length=config.updates_per_chunk))
     spec = env.spec
     actor, critic = make_nets(spec, config, derived.share_params,
                               central_critic=derived.critic == "central_v")

@@ -1,0 +1,410 @@
+"""MADDPG (Lowe et al., 2017) and its decentralised-critic ablation (independent DDPG).
+
+Each agent i has a deterministic actor `mu_i(o_i)` and its own critic `Q_i`, so rewards may
+differ between agents (competitive and mixed tasks). The critic sees the global state and
+all agents' actions, `Q_i(x, a_1..a_N)`, or, in the ablation, only `Q_i(o_i, a_i)`.
+
+One update (the unit `make_train` scans over) is: collect `num_envs * rollout_length`
+exploratory steps, add them to a flashbax replay buffer, then take `gradient_steps` steps,
+each on a sampled batch: critic regression to `y_i = r_i + gamma * Q_i'(x', a')` with
+`a'_j = mu_j'(o'_j)` from target actors (or agent i's inferred approximations of the other
+agents' policies), actor ascent on `Q_i(x, a_1.., mu_i(o_i), ..a_N)` with the other agents'
+actions from the buffer, and Polyak averaging of the targets. Everything is one jit-able
+pure function. Discrete actions use Gumbel-softmax; continuous ones are squashed into the
+action bounds and explored with Gaussian noise.
+
+Shapes: A agents, U padded action size, N batch (environments or sampled transitions).
+"""
+
+from __future__ import annotations
+
+import flashbax as fbx
+import jax
+import jax.numpy as jnp
+import optax
+
+from harlax import returns
+from harlax.config import Config, Derived
+from harlax.distributions import MASKED_LOGIT, gumbel_softmax, make_head
+from harlax.nets import AgentNet, make_maddpg_nets
+from harlax.rollout import batch_major
+from harlax.types import Array, Observation, OffPolicyState, PyTree, Replay, RunnerState
+
+
+def polyak(online: PyTree, target: PyTree, tau: float) -> PyTree:
+    """`tau * online + (1 - tau) * target`, leaf by leaf."""
+    return optax.incremental_update(online, target, tau)
+
+
+def td_target(reward: Array, terminated: Array, next_q: Array, gamma: float) -> Array:
+    """`r + gamma * Q'(x', a')`, without bootstrap where the episode terminated.
+
+    reward, next_q: `[A, N]`; terminated: `[N]` bool. Truncation (the time limit) bootstraps:
+    the buffer holds the true final observation as `next_obs`.
+    """
+    return reward + gamma * jnp.where(terminated, 0.0, next_q)
+
+
+def _stacked_optimizer_init(tx: optax.GradientTransformation, params: PyTree) -> PyTree:
+    return jax.vmap(tx.init)(params)
+
+
+def _stacked_apply(
+    tx: optax.GradientTransformation, params: PyTree, opt_state: PyTree, grads: PyTree
+) -> tuple[PyTree, PyTree]:
+    """One optimiser per agent (per-agent gradient clipping), over stacked `[A, ...]` params."""
+
+    def one(p, s, g):
+        updates, s = tx.update(g, s, p)
+        return optax.apply_updates(p, updates), s
+
+    return jax.vmap(one)(params, opt_state, grads)
+
+
+class MADDPGLearner:
+    """Builds the pure functions of MADDPG / DDPG for one Config (see module docstring)."""
+
+    def __init__(self, config: Config, derived: Derived, env):
+        self.config, self.derived, self.env = config, derived, env
+        spec = env.spec
+        self.spec = spec
+        self.num_agents = spec.num_agents
+        self.central = derived.centralised_critic
+        self.infer = config.infer_policies
+        self.actor, self.critic, self.approx = make_maddpg_nets(spec, config, self.central)
+        self.head = make_head(spec.discrete)
+        self.mask = jnp.asarray(spec.action_mask())  # [A, U]
+        if not spec.discrete:
+            self.low = jnp.asarray(spec.action_low, jnp.float32)  # [U]
+            self.high = jnp.asarray(spec.action_high, jnp.float32)
+
+        def optimizer(lr: float) -> optax.GradientTransformation:
+            return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr))
+
+        self.actor_tx = optimizer(config.lr)
+        self.critic_tx = optimizer(config.critic_lr)
+        self.approx_tx = optimizer(config.lr)
+        self.buffer = fbx.make_item_buffer(
+            max_length=config.buffer_size,
+            min_length=config.learning_starts,
+            sample_batch_size=config.batch_size,
+            add_batches=True,
+        )
+
+    # ------------------------------------------------------------------ networks
+    @staticmethod
+    def _apply(net: AgentNet, params: PyTree, x: Array) -> Array:
+        """Feed-forward stacked net on agent-major input `x [K, N, D]` -> `[K, N, ...]`."""
+        k, n = x.shape[:2]
+        _, out = net.apply_all(params, jnp.zeros((k, n, 0)), x[:, None], jnp.zeros((1, n), bool))
+        return out[:, 0]
+
+    def actor_out(self, params: PyTree, obs: Array) -> Array:
+        """Raw actor outputs `[N, A, U]` (logits or pre-squash) for observations `[N, A, O]`."""
+        return batch_major(self._apply(self.actor, params, jnp.swapaxes(obs, 0, 1))[:, None])
+
+    def squash(self, raw: Array) -> Array:
+        """Continuous: raw outputs -> actions inside `[low, high]`, padded dims 0. `[N, A, U]`."""
+        action = self.low + (self.high - self.low) * 0.5 * (jnp.tanh(raw) + 1.0)
+        return jnp.where(self.mask, action, 0.0)
+
+    def policy_action(self, raw: Array, avail: Array, key: Array) -> Array:
+        """The differentiable action the critic sees `[N, A, U]`: a Gumbel-softmax sample
+        (discrete) or the deterministic squashed action (continuous)."""
+        if self.spec.discrete:
+            return gumbel_softmax(
+                key, raw, avail, self.config.gumbel_temperature, self.config.gumbel_hard
+            )
+        return self.squash(raw)
+
+    def explore(self, raw: Array, avail: Array, key: Array) -> tuple[Array, Array]:
+        """Exploratory `(env_action, critic_action [N, A, U])` for acting in the environment.
+
+        Discrete: the argmax of a Gumbel-softmax sample (a sample of softmax(logits)), stored
+        as its one-hot. Continuous: the squashed action plus Gaussian noise of std
+        `exploration_noise * (high - low)`, clipped to the bounds.
+        """
+        if self.spec.discrete:
+            index = jnp.argmax(
+                jnp.where(avail, raw, MASKED_LOGIT) + jax.random.gumbel(key, raw.shape), axis=-1
+            )
+            return index.astype(jnp.int32), jax.nn.one_hot(index, raw.shape[-1])
+        scale = self.config.exploration_noise * (self.high - self.low)
+        noisy = self.squash(raw) + scale * jax.random.normal(key, raw.shape)
+        action = jnp.where(self.mask, jnp.clip(noisy, self.low, self.high), 0.0)
+        return action, action
+
+    def greedy(self, params: PyTree, observation: Observation) -> Array:
+        """Deterministic environment action for evaluation: `[N, A]` int or `[N, A, U]`."""
+        raw = self.actor_out(params, observation.obs)
+        if self.spec.discrete:
+            return jnp.argmax(jnp.where(observation.avail, raw, MASKED_LOGIT), axis=-1)
+        return self.squash(raw)
+
+    def q_values(self, params: PyTree, obs: Observation, joint: Array) -> Array:
+        """Each agent's critic on its own joint action: `joint [A, N, A, U]` -> `[A, N]`.
+
+        `joint[i]` is the joint action critic i evaluates. Centralised: `Q_i(x, joint[i])`
+        with `x` the global state `[N, S]`; decentralised: `Q_i(o_i, joint[i, :, i])`.
+        """
+        a = self.num_agents
+        if self.central:
+            n = joint.shape[1]
+            state = jnp.broadcast_to(obs.state[None], (a,) + obs.state.shape)
+            x = jnp.concatenate([state, joint.reshape(a, n, -1)], axis=-1)
+        else:
+            own = joint[jnp.arange(a), :, jnp.arange(a)]  # [A, N, U]
+            x = jnp.concatenate([jnp.swapaxes(obs.obs, 0, 1), own], axis=-1)
+        return self._apply(self.critic, params, x)
+
+    # ------------------------------------------------------------------ policy inference
+    def approx_out(self, params: PyTree, obs: Array) -> Array:
+        """Agent i's model of agent j: outputs `[A(i), A(j), N, K]` for obs `[N, A, O]`."""
+        a = self.num_agents
+        per_agent = jnp.swapaxes(obs, 0, 1)  # [A(j), N, O]
+        x = jnp.broadcast_to(per_agent[None], (a,) + per_agent.shape)
+        out = self._apply(self.approx, params, x.reshape((a * a,) + per_agent.shape[1:]))
+        return out.reshape((a, a) + out.shape[1:])
+
+    def approx_loss(self, params: PyTree, batch: Replay) -> tuple[Array, Array]:
+        """Negative log-likelihood of the other agents' executed actions minus
+        `inference_ent_coef` times entropy, summed over agents i; per-agent values `[A]`."""
+        a = self.num_agents
+        out = self.approx_out(params, batch.obs.obs)  # [A, A, N, K]
+        avail = jnp.swapaxes(batch.obs.avail, 0, 1)[None]  # [1, A(j), N, U]
+        action = jnp.swapaxes(batch.action, 0, 1)[None]  # [1, A(j), N, U]
+        if self.spec.discrete:
+            action = jnp.argmax(action, axis=-1)
+        log_prob = self.head.log_prob(out, avail, action)  # [A, A, N]
+        entropy = self.head.entropy(out, avail)
+        per_pair = -jnp.mean(log_prob, -1) - self.config.inference_ent_coef * jnp.mean(entropy, -1)
+        per_agent = jnp.sum(jnp.where(jnp.eye(a, dtype=bool), 0.0, per_pair), axis=1)
+        return jnp.sum(per_agent), per_agent
+
+    def approx_action(self, params: PyTree, next_obs: Observation, key: Array) -> Array:
+        """Agent i's inferred actions of every agent j `[A(i), N, A(j), U]`: a Gumbel-softmax
+        sample of the fitted categorical, or the fitted Gaussian mean inside the bounds."""
+        out = self.approx_out(params, next_obs.obs)  # [A, A, N, K]
+        avail = jnp.swapaxes(next_obs.avail, 0, 1)[None]
+        if self.spec.discrete:
+            action = gumbel_softmax(
+                key, out, avail, self.config.gumbel_temperature, self.config.gumbel_hard
+            )
+        else:
+            mean = jnp.split(out, 2, axis=-1)[0]
+            action = jnp.where(avail, jnp.clip(mean, self.low, self.high), 0.0)
+        return jnp.swapaxes(action, 1, 2)
+
+    # ------------------------------------------------------------------ losses
+    def target_joint(
+        self, target_actor: PyTree, approx: PyTree, next_obs: Observation, key: Array
+    ) -> Array:
+        """The next joint action each critic bootstraps from `[A(critic), N, A, U]`."""
+        a = self.num_agents
+        own_key, approx_key = jax.random.split(key)
+        own = self.policy_action(
+            self.actor_out(target_actor, next_obs.obs), next_obs.avail, own_key
+        )  # [N, A, U]
+        joint = jnp.broadcast_to(own[None], (a,) + own.shape)
+        if self.infer:
+            inferred = self.approx_action(approx, next_obs, approx_key)
+            mine = jnp.eye(a, dtype=bool)[:, None, :, None]
+            joint = jnp.where(mine, joint, inferred)
+        return joint
+
+    def critic_loss(self, params: PyTree, batch: Replay, target: Array):
+        """Sum over agents of mean squared TD error; per-agent losses and Q means `[A]`."""
+        a = self.num_agents
+        joint = jnp.broadcast_to(batch.action[None], (a,) + batch.action.shape)
+        q = self.q_values(params, batch.obs, joint)
+        per_agent = jnp.mean((q - target) ** 2, axis=-1)
+        return jnp.sum(per_agent), (per_agent, jnp.mean(q, axis=-1))
+
+    def actor_loss(self, params: PyTree, critic_params: PyTree, batch: Replay, key: Array):
+        """`-Q_i(x, a_1.., mu_i(o_i), ..a_N)` (others' actions from the buffer) plus
+        `action_reg * mean(raw_i^2)`, summed over agents i; per-agent losses `[A]`.
+
+        Agent i's loss depends only on its own actor, so the gradient of the sum with
+        respect to the stacked parameters is every agent's own gradient.
+        """
+        a = self.num_agents
+        raw = self.actor_out(params, batch.obs.obs)  # [N, A, U]
+        new = self.policy_action(raw, batch.obs.avail, key)
+        mine = jnp.eye(a, dtype=bool)[:, None, :, None]  # [A(critic), 1, A, 1]
+        joint = jnp.where(mine, new[None], batch.action[None])
+        q = self.q_values(critic_params, batch.obs, joint)  # [A, N]
+        reg = jnp.mean(jnp.where(self.mask, raw, 0.0) ** 2, axis=(0, 2))  # [A]
+        per_agent = -jnp.mean(q, axis=-1) + self.config.action_reg * reg
+        return jnp.sum(per_agent), per_agent
+
+    # ------------------------------------------------------------------ one gradient step
+    def gradient_step(self, state: OffPolicyState, batch: Replay, key: Array):
+        """Critic, actor (and inference) steps on one batch, then Polyak averaging."""
+        c = self.config
+        target_key, actor_key = jax.random.split(key)
+        metrics = {}
+        approx, approx_opt = state.approx_params, state.approx_opt_state
+        if self.infer:
+            grads, per_agent = jax.grad(self.approx_loss, has_aux=True)(approx, batch)
+            approx, approx_opt = _stacked_apply(self.approx_tx, approx, approx_opt, grads)
+            metrics["inference_loss"] = per_agent
+        joint = self.target_joint(state.target_actor_params, approx, batch.next_obs, target_key)
+        next_q = self.q_values(state.target_critic_params, batch.next_obs, joint)
+        target = jax.lax.stop_gradient(td_target(batch.reward.T, batch.terminated, next_q, c.gamma))
+        grads, (critic_loss, q_mean) = jax.grad(self.critic_loss, has_aux=True)(
+            state.critic_params, batch, target
+        )
+        critic, critic_opt = _stacked_apply(
+            self.critic_tx, state.critic_params, state.critic_opt_state, grads
+        )
+        grads, actor_loss = jax.grad(self.actor_loss, has_aux=True)(
+            state.actor_params, critic, batch, actor_key
+        )
+        actor, actor_opt = _stacked_apply(
+            self.actor_tx, state.actor_params, state.actor_opt_state, grads
+        )
+        state = state._replace(
+            actor_params=actor,
+            critic_params=critic,
+            actor_opt_state=actor_opt,
+            critic_opt_state=critic_opt,
+            approx_params=approx,
+            approx_opt_state=approx_opt,
+            target_actor_params=polyak(actor, state.target_actor_params, c.tau),
+            target_critic_params=polyak(critic, state.target_critic_params, c.tau),
+        )
+        metrics.update(critic_loss=critic_loss, actor_loss=actor_loss, q_mean=q_mean)
+        return state, metrics
+
+    # ------------------------------------------------------------------ acting
+    def collect(self, actor_params: PyTree, runner: RunnerState, key: Array):
+        """`rollout_length` exploratory steps of all environments.
+
+        Returns the next runner, the transitions `Replay [T, B, ...]`, and episode data:
+        done `[T, B]`, mean-over-agents return `[T, B]`, per-agent return `[T, B, A]` of
+        episodes ending at that step.
+        """
+        batched_step = jax.vmap(self.env.step)
+
+        def step(runner: RunnerState, key: Array):
+            observation = runner.env_state.observation
+            act_key, env_key = jax.random.split(key)
+            raw = self.actor_out(actor_params, observation.obs)
+            env_action, critic_action = self.explore(raw, observation.avail, act_key)
+            num_envs = runner.first.shape[0]
+            env_state, info = batched_step(
+                jax.random.split(env_key, num_envs), runner.env_state, env_action
+            )
+            agent_return = runner.env_state.episode_return + info.reward
+            done = info.terminated | info.truncated
+            item = Replay(
+                obs=observation,
+                action=critic_action,
+                reward=info.reward,
+                next_obs=info.final,
+                terminated=info.terminated,
+            )
+            runner = runner._replace(env_state=env_state, first=done)
+            return runner, (item, done, info.episode_return, agent_return)
+
+        return jax.lax.scan(step, runner, jax.random.split(key, self.config.rollout_length))
+
+    # ------------------------------------------------------------------ init / update
+    def init_opt_states(self, actor_params: PyTree, critic_params: PyTree):
+        return (
+            _stacked_optimizer_init(self.actor_tx, actor_params),
+            _stacked_optimizer_init(self.critic_tx, critic_params),
+        )
+
+    def example_item(self, observation: Observation) -> Replay:
+        """A zero `Replay` shaped like one transition (flashbax's buffer template)."""
+        a, u = self.num_agents, self.spec.action_dim
+        return Replay(
+            obs=observation,
+            action=jnp.zeros((a, u)),
+            reward=jnp.zeros(a),
+            next_obs=observation,
+            terminated=jnp.zeros((), bool),
+        )
+
+    def init(self, key: Array) -> OffPolicyState:
+        c = self.config
+        actor_key, critic_key, approx_key, env_key, state_key = jax.random.split(key, 5)
+        actor_params = self.actor.init(actor_key)
+        critic_params = self.critic.init(critic_key)
+        actor_opt, critic_opt = self.init_opt_states(actor_params, critic_params)
+        approx_params, approx_opt = (), ()
+        if self.infer:
+            approx_params = self.approx.init(approx_key)
+            approx_opt = _stacked_optimizer_init(self.approx_tx, approx_params)
+        env_state = jax.vmap(self.env.reset)(jax.random.split(env_key, c.num_envs))
+        first_obs = jax.tree.map(lambda x: x[0], env_state.observation)
+        runner = RunnerState(
+            env_state=env_state,
+            first=jnp.ones(c.num_envs, bool),
+            actor_hidden=jnp.zeros((c.num_envs, self.num_agents, 0)),
+            critic_hidden=jnp.zeros((c.num_envs, self.num_agents, 0)),
+        )
+        return OffPolicyState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            actor_opt_state=actor_opt,
+            critic_opt_state=critic_opt,
+            target_actor_params=actor_params,
+            target_critic_params=critic_params,
+            approx_params=approx_params,
+            approx_opt_state=approx_opt,
+            buffer=self.buffer.init(self.example_item(first_obs)),
+            value_norm=returns.value_norm_init(),
+            runner=runner,
+            key=state_key,
+            update=jnp.zeros((), jnp.int32),
+        )
+
+    def train_steps(self, state: OffPolicyState, key: Array):
+        """`gradient_steps` sampled gradient steps; metrics are means over them, `[A]`."""
+
+        def body(state, key):
+            sample_key, step_key = jax.random.split(key)
+            batch = self.buffer.sample(state.buffer, sample_key).experience
+            return self.gradient_step(state, batch, step_key)
+
+        state, metrics = jax.lax.scan(
+            body, state, jax.random.split(key, self.config.gradient_steps)
+        )
+        return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+    def update(self, state: OffPolicyState) -> tuple[OffPolicyState, dict]:
+        """Collect, store, and (once the buffer holds `learning_starts`) train.
+
+        Metrics: scalars or `[A]`; the training metrics are NaN before learning starts.
+        """
+        key, collect_key, train_key = jax.random.split(state.key, 3)
+        runner, (items, done, episode_return, agent_return) = self.collect(
+            state.actor_params, state.runner, collect_key
+        )
+        flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), items)
+        state = state._replace(
+            buffer=self.buffer.add(state.buffer, flat),
+            runner=runner,
+            key=key,
+            update=state.update + 1,
+        )
+
+        shapes = jax.eval_shape(lambda s: self.train_steps(s, train_key)[1], state)
+        skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+        state, train_metrics = jax.lax.cond(
+            self.buffer.can_sample(state.buffer),
+            lambda s: self.train_steps(s, train_key),
+            lambda s: (s, skipped),
+            state,
+        )
+
+        metrics = {
+            "episode_return_sum": jnp.sum(jnp.where(done, episode_return, 0.0)),
+            "episodes": jnp.sum(done),
+            "agent_return_sum": jnp.sum(jnp.where(done[..., None], agent_return, 0.0), axis=(0, 1)),
+            "reward_mean": jnp.mean(items.reward),
+            **train_metrics,
+        }
+        return state, metrics
