@@ -92,4 +92,4 @@ def gumbel_softmax(key: Array, logits: Array, mask: Array, temperature: float,
     if not hard:
         return soft
     one_hot = jax.nn.one_hot(jnp.argmax(soft, axis=-1), soft.shape[-1], dtype=soft.dtype)
-    return one_hot + soft - jax.lax.stop_gradient(soft)
+    return one_hot + (soft - jax.lax.stop_gradient(soft))  # exactly one-hot forward

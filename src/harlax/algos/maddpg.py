@@ -45,6 +45,18 @@ def td_target(reward: Array, terminated: Array, next_q: Array, gamma: float) -> 
     return reward + gamma * jnp.where(terminated, 0.0, next_q)
 
 
+def make_replay_buffer(config: Config):
+    """flashbax item buffer of `Replay` items: `add` takes `[K, ...]` batches, `sample`
+    returns `batch_size` items drawn uniformly from the written slots, and `can_sample`
+    is true once `learning_starts` items were added."""
+    return fbx.make_item_buffer(
+        max_length=config.buffer_size,
+        min_length=config.learning_starts,
+        sample_batch_size=config.batch_size,
+        add_batches=True,
+    )
+
+
 def _stacked_optimizer_init(tx: optax.GradientTransformation, params: PyTree) -> PyTree:
     return jax.vmap(tx.init)(params)
 
@@ -84,12 +96,7 @@ class MADDPGLearner:
         self.actor_tx = optimizer(config.lr)
         self.critic_tx = optimizer(config.critic_lr)
         self.approx_tx = optimizer(config.lr)
-        self.buffer = fbx.make_item_buffer(
-            max_length=config.buffer_size,
-            min_length=config.learning_starts,
-            sample_batch_size=config.batch_size,
-            add_batches=True,
-        )
+        self.buffer = make_replay_buffer(config)
 
     # ------------------------------------------------------------------ networks
     @staticmethod
