@@ -139,6 +139,9 @@ class Config:
     """Critic targets use each agent's approximations of the other agents' policies."""
     inference_ent_coef: float = 1e-3
     """Entropy regulariser of the policy-inference log-likelihood."""
+    ensemble_size: int = 1
+    """Policy ensembles: K sub-policies per agent, one drawn per agent each update (= each
+    episode when rollout_length is the episode length); each trains on its own data."""
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> Config:
@@ -307,7 +310,7 @@ def derive_offpolicy(config: Config) -> Derived:
               "set recurrent=False")
     for name in ("num_seeds", "total_steps", "num_envs", "rollout_length", "updates_per_chunk",
                  "hidden_dim", "num_layers", "buffer_size", "batch_size", "learning_starts",
-                 "gradient_steps"):
+                 "gradient_steps", "ensemble_size"):
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")

@@ -185,7 +185,8 @@ def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, A
     of its input and actions: `x` is the global state and all agents' actions `[A * U]`
     (centralised) or the agent's observation and its own action `[U]` (decentralised).
     The inference net approximates agent j's policy for agent i, stacked over `A * A` pairs
-    (categorical logits or Gaussian mean and log-std).
+    (categorical logits or Gaussian mean and log-std). With policy ensembles the actors are
+    stacked over `A * K` (agent i's sub-policy k at index `i * K + k`).
     """
     actor = ActorNet(action_dim=spec.action_dim, discrete=True, hidden_dim=config.hidden_dim,
                      num_layers=config.num_layers, activation=config.activation)
@@ -197,7 +198,7 @@ def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, A
     a, u = spec.num_agents, spec.action_dim
     critic_dim = spec.state_dim + a * u if central else spec.obs_dim + u
     return (
-        AgentNet(actor, a, False, spec.obs_dim, 0),
+        AgentNet(actor, a * config.ensemble_size, False, spec.obs_dim, 0),
         AgentNet(critic, a, False, critic_dim, 0),
         AgentNet(approx, a * a, False, spec.obs_dim, 0),
     )

@@ -84,11 +84,13 @@ class Replay(NamedTuple):
     reward: Array  # [A]
     next_obs: Observation  # the true next observation (pre-reset at an episode's end)
     terminated: Array  # [] bool: no bootstrap (truncation at the time limit bootstraps)
+    sub_policy: Array  # [A] int: each agent's acting sub-policy (policy ensembles; else 0)
 
 
 class OffPolicyState(NamedTuple):
     """Everything MADDPG / DDPG carry between updates (one seed). Parameters are
-    stacked over agents `[A, ...]` (inference nets over agent pairs `[A * A, ...]`)."""
+    stacked over agents `[A, ...]` (actors over `[A * K, ...]` with K ensemble sub-policies,
+    inference nets over agent pairs `[A * A, ...]`)."""
 
     actor_params: PyTree
     critic_params: PyTree

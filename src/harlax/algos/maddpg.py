@@ -27,7 +27,6 @@ from harlax import returns
 from harlax.config import Config, Derived
 from harlax.distributions import MASKED_LOGIT, gumbel_softmax, make_head
 from harlax.nets import AgentNet, make_maddpg_nets
-from harlax.rollout import batch_major
 from harlax.types import Array, Observation, OffPolicyState, PyTree, Replay, RunnerState
 
 
@@ -85,7 +84,7 @@ class MADDPGLearner:
         self.infer = config.infer_policies
         self.actor, self.critic, self.approx = make_maddpg_nets(spec, config, self.central)
         self.head = make_head(spec.discrete)
-        self.mask = jnp.asarray(spec.action_mask())  # [A, U]
+        self.ensemble_size = config.ensemble_size
         if not spec.discrete:
             self.low = jnp.asarray(spec.action_low, jnp.float32)  # [U]
             self.high = jnp.asarray(spec.action_high, jnp.float32)
@@ -107,13 +106,25 @@ class MADDPGLearner:
         return out[:, 0]
 
     def actor_out(self, params: PyTree, obs: Array) -> Array:
-        """Raw actor outputs `[N, A, U]` (logits or pre-squash) for observations `[N, A, O]`."""
-        return batch_major(self._apply(self.actor, params, jnp.swapaxes(obs, 0, 1))[:, None])
+        """Raw outputs (logits or pre-squash) of every sub-policy `[N, A, K, U]` for
+        observations `[N, A, O]` (K = ensemble_size; actor params stacked `[A * K, ...]`)."""
+        k = self.ensemble_size
+        x = jnp.repeat(jnp.swapaxes(obs, 0, 1), k, axis=0)  # [A * K, N, O], index i * K + k
+        out = self._apply(self.actor, params, x)
+        return jnp.moveaxis(out.reshape((self.num_agents, k) + out.shape[1:]), 2, 0)
 
-    def squash(self, raw: Array) -> Array:
-        """Continuous: raw outputs -> actions inside `[low, high]`, padded dims 0. `[N, A, U]`."""
+    @staticmethod
+    def select(raw: Array, sub_policy: Array) -> Array:
+        """Each agent's acting sub-policy: `[N, A, K, U]`, sub_policy `[A]` or `[N, A]` ->
+        `[N, A, U]`."""
+        index = jnp.broadcast_to(sub_policy, raw.shape[:2])[..., None, None]
+        return jnp.take_along_axis(raw, index, axis=2)[:, :, 0]
+
+    def squash(self, raw: Array, mask: Array) -> Array:
+        """Continuous: raw outputs -> actions inside `[low, high]`, 0 where `mask` is false
+        (padded dimensions; for continuous actions `avail` is this mask)."""
         action = self.low + (self.high - self.low) * 0.5 * (jnp.tanh(raw) + 1.0)
-        return jnp.where(self.mask, action, 0.0)
+        return jnp.where(mask, action, 0.0)
 
     def policy_action(self, raw: Array, avail: Array, key: Array) -> Array:
         """The differentiable action the critic sees `[N, A, U]`: a Gumbel-softmax sample
@@ -122,7 +133,7 @@ class MADDPGLearner:
             return gumbel_softmax(
                 key, raw, avail, self.config.gumbel_temperature, self.config.gumbel_hard
             )
-        return self.squash(raw)
+        return self.squash(raw, avail)
 
     def explore(self, raw: Array, avail: Array, key: Array) -> tuple[Array, Array]:
         """Exploratory `(env_action, critic_action [N, A, U])` for acting in the environment.
@@ -137,16 +148,16 @@ class MADDPGLearner:
             )
             return index.astype(jnp.int32), jax.nn.one_hot(index, raw.shape[-1])
         scale = self.config.exploration_noise * (self.high - self.low)
-        noisy = self.squash(raw) + scale * jax.random.normal(key, raw.shape)
-        action = jnp.where(self.mask, jnp.clip(noisy, self.low, self.high), 0.0)
+        noisy = self.squash(raw, avail) + scale * jax.random.normal(key, raw.shape)
+        action = jnp.where(avail, jnp.clip(noisy, self.low, self.high), 0.0)
         return action, action
 
-    def greedy(self, params: PyTree, observation: Observation) -> Array:
+    def greedy(self, params: PyTree, observation: Observation, sub_policy: int = 0) -> Array:
         """Deterministic environment action for evaluation: `[N, A]` int or `[N, A, U]`."""
-        raw = self.actor_out(params, observation.obs)
+        raw = self.select(self.actor_out(params, observation.obs), jnp.asarray(sub_policy))
         if self.spec.discrete:
             return jnp.argmax(jnp.where(observation.avail, raw, MASKED_LOGIT), axis=-1)
-        return self.squash(raw)
+        return self.squash(raw, observation.avail)
 
     def q_values(self, params: PyTree, obs: Observation, joint: Array) -> Array:
         """Each agent's critic on its own joint action: `joint [A, N, A, U]` -> `[A, N]`.
@@ -204,14 +215,22 @@ class MADDPGLearner:
 
     # ------------------------------------------------------------------ losses
     def target_joint(
-        self, target_actor: PyTree, approx: PyTree, next_obs: Observation, key: Array
+        self,
+        target_actor: PyTree,
+        approx: PyTree,
+        next_obs: Observation,
+        sub_policy: Array,
+        key: Array,
     ) -> Array:
-        """The next joint action each critic bootstraps from `[A(critic), N, A, U]`."""
+        """The next joint action each critic bootstraps from `[A(critic), N, A, U]`.
+
+        Agent j's target sub-policy is the one that acted in the transition (`sub_policy`
+        `[N, A]`); with `infer_policies`, critic i uses its own models of the others.
+        """
         a = self.num_agents
         own_key, approx_key = jax.random.split(key)
-        own = self.policy_action(
-            self.actor_out(target_actor, next_obs.obs), next_obs.avail, own_key
-        )  # [N, A, U]
+        raw = self.select(self.actor_out(target_actor, next_obs.obs), sub_policy)
+        own = self.policy_action(raw, next_obs.avail, own_key)  # [N, A, U]
         joint = jnp.broadcast_to(own[None], (a,) + own.shape)
         if self.infer:
             inferred = self.approx_action(approx, next_obs, approx_key)
@@ -228,21 +247,30 @@ class MADDPGLearner:
         return jnp.sum(per_agent), (per_agent, jnp.mean(q, axis=-1))
 
     def actor_loss(self, params: PyTree, critic_params: PyTree, batch: Replay, key: Array):
-        """`-Q_i(x, a_1.., mu_i(o_i), ..a_N)` (others' actions from the buffer) plus
-        `action_reg * mean(raw_i^2)`, summed over agents i; per-agent losses `[A]`.
+        """`-Q_i(x, a_1.., mu_i^k(o_i), ..a_N)` (others' actions from the buffer) plus
+        `action_reg * mean(raw^2)`, for every agent i and sub-policy k; per-agent `[A]`.
 
-        Agent i's loss depends only on its own actor, so the gradient of the sum with
-        respect to the stacked parameters is every agent's own gradient.
+        Sub-policy k of agent i averages only over the transitions it acted in (its own
+        share of the replay: `sub_policy[:, i] == k`), and the ensemble objective is the
+        mean over k (Lowe et al., eq. 9); with K = 1 this is the plain batch mean. Each
+        term depends only on its own actor, so the gradient of the sum with respect to the
+        stacked parameters is every sub-policy's own gradient.
         """
-        a = self.num_agents
-        raw = self.actor_out(params, batch.obs.obs)  # [N, A, U]
-        new = self.policy_action(raw, batch.obs.avail, key)
-        mine = jnp.eye(a, dtype=bool)[:, None, :, None]  # [A(critic), 1, A, 1]
-        joint = jnp.where(mine, new[None], batch.action[None])
-        q = self.q_values(critic_params, batch.obs, joint)  # [A, N]
-        reg = jnp.mean(jnp.where(self.mask, raw, 0.0) ** 2, axis=(0, 2))  # [A]
-        per_agent = -jnp.mean(q, axis=-1) + self.config.action_reg * reg
-        return jnp.sum(per_agent), per_agent
+        a, k = self.num_agents, self.ensemble_size
+        n, _, u = batch.action.shape
+        raw = self.actor_out(params, batch.obs.obs)  # [N, A, K, U]
+        avail = batch.obs.avail[:, :, None]
+        new = jnp.transpose(self.policy_action(raw, avail, key), (1, 2, 0, 3))  # [A, K, N, U]
+        mine = jnp.eye(a, dtype=bool)[:, None, None, :, None]  # [A(critic), 1, 1, A, 1]
+        joint = jnp.where(mine, new[:, :, :, None], batch.action[None, None])  # [A,K,N,A,U]
+        tiled = jax.tree.map(lambda x: jnp.tile(x, (k,) + (1,) * (x.ndim - 1)), batch.obs)
+        q = self.q_values(critic_params, tiled, joint.reshape(a, k * n, a, u)).reshape(a, k, n)
+        reg = jnp.transpose(jnp.mean(jnp.where(avail, raw, 0.0) ** 2, -1), (1, 2, 0))
+        own = (batch.sub_policy.T[:, None, :] == jnp.arange(k)[None, :, None]).astype(q.dtype)
+        per_sub = jnp.sum(own * (self.config.action_reg * reg - q), -1) / jnp.maximum(
+            jnp.sum(own, -1), 1.0
+        )  # [A, K]
+        return jnp.sum(per_sub) / k, jnp.mean(per_sub, axis=1)
 
     # ------------------------------------------------------------------ one gradient step
     def gradient_step(self, state: OffPolicyState, batch: Replay, key: Array):
@@ -255,7 +283,9 @@ class MADDPGLearner:
             grads, per_agent = jax.grad(self.approx_loss, has_aux=True)(approx, batch)
             approx, approx_opt = _stacked_apply(self.approx_tx, approx, approx_opt, grads)
             metrics["inference_loss"] = per_agent
-        joint = self.target_joint(state.target_actor_params, approx, batch.next_obs, target_key)
+        joint = self.target_joint(
+            state.target_actor_params, approx, batch.next_obs, batch.sub_policy, target_key
+        )
         next_q = self.q_values(state.target_critic_params, batch.next_obs, joint)
         target = jax.lax.stop_gradient(td_target(batch.reward.T, batch.terminated, next_q, c.gamma))
         grads, (critic_loss, q_mean) = jax.grad(self.critic_loss, has_aux=True)(
@@ -284,8 +314,9 @@ class MADDPGLearner:
         return state, metrics
 
     # ------------------------------------------------------------------ acting
-    def collect(self, actor_params: PyTree, runner: RunnerState, key: Array):
-        """`rollout_length` exploratory steps of all environments.
+    def collect(self, actor_params: PyTree, sub_policy: Array, runner: RunnerState, key: Array):
+        """`rollout_length` exploratory steps of all environments, each agent acting with
+        its sub-policy `sub_policy [A]` (all 0 without ensembles).
 
         Returns the next runner, the transitions `Replay [T, B, ...]`, and episode data:
         done `[T, B]`, mean-over-agents return `[T, B]`, per-agent return `[T, B, A]` of
@@ -296,7 +327,7 @@ class MADDPGLearner:
         def step(runner: RunnerState, key: Array):
             observation = runner.env_state.observation
             act_key, env_key = jax.random.split(key)
-            raw = self.actor_out(actor_params, observation.obs)
+            raw = self.select(self.actor_out(actor_params, observation.obs), sub_policy)
             env_action, critic_action = self.explore(raw, observation.avail, act_key)
             num_envs = runner.first.shape[0]
             env_state, info = batched_step(
@@ -310,6 +341,7 @@ class MADDPGLearner:
                 reward=info.reward,
                 next_obs=info.final,
                 terminated=info.terminated,
+                sub_policy=jnp.broadcast_to(sub_policy, info.reward.shape),
             )
             runner = runner._replace(env_state=env_state, first=done)
             return runner, (item, done, info.episode_return, agent_return)
@@ -332,6 +364,7 @@ class MADDPGLearner:
             reward=jnp.zeros(a),
             next_obs=observation,
             terminated=jnp.zeros((), bool),
+            sub_policy=jnp.zeros(a, jnp.int32),
         )
 
     def init(self, key: Array) -> OffPolicyState:
@@ -386,9 +419,11 @@ class MADDPGLearner:
 
         Metrics: scalars or `[A]`; the training metrics are NaN before learning starts.
         """
-        key, collect_key, train_key = jax.random.split(state.key, 3)
+        key, collect_key, train_key, ensemble_key = jax.random.split(state.key, 4)
+        # Policy ensembles: each agent's sub-policy for this update's episodes.
+        sub_policy = jax.random.randint(ensemble_key, (self.num_agents,), 0, self.ensemble_size)
         runner, (items, done, episode_return, agent_return) = self.collect(
-            state.actor_params, state.runner, collect_key
+            state.actor_params, sub_policy, state.runner, collect_key
         )
         flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), items)
         state = state._replace(
@@ -412,6 +447,7 @@ class MADDPGLearner:
             "episodes": jnp.sum(done),
             "agent_return_sum": jnp.sum(jnp.where(done[..., None], agent_return, 0.0), axis=(0, 1)),
             "reward_mean": jnp.mean(items.reward),
+            **({"sub_policy": sub_policy} if self.ensemble_size > 1 else {}),
             **train_metrics,
         }
         return state, metrics

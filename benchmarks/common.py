@@ -1,0 +1,101 @@
+"""Shared helpers of the benchmark scripts: machine description, CSV with a commented
+header, timing of a compiled training program, XLA cost analysis, matmul peak."""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    """One line naming the machine a figure was measured on."""
+    devices = jax.devices()
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if "model name" in line]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return (f"{platform.node()} | {cpu} | {os.cpu_count()} cores | jax {jax.__version__} | "
+            f"{devices[0].platform} x{len(devices)} ({devices[0].device_kind})")
+
+
+def write_csv(name: str, rows: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> Path:
+    """Write `rows` to benchmarks/results/<name>.csv with `#` lines for machine and notes."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.csv"
+    with path.open("w", newline="") as f:
+        f.write(f"# machine: {machine()}\n")
+        f.write(f"# date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+        for note in notes:
+            f.write(f"# {note}\n")
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
+                             for k, v in row.items()})
+    return path
+
+
+def block(tree: Any) -> None:
+    jax.block_until_ready(tree)
+
+
+def flops_of(compiled) -> float:
+    """FLOPs of one call of a compiled XLA executable, from XLA's cost analysis."""
+    cost = compiled.cost_analysis()
+    if isinstance(cost, list):  # older jax returned one dict per device program
+        cost = cost[0]
+    return float(cost.get("flops", float("nan"))) if cost else float("nan")
+
+
+def matmul_peak_flops(size: int = 1024, repeats: int = 20) -> float:
+    """Achievable float32 FLOP/s of this machine on a large matmul (the ceiling that the
+    training program's FLOP/s is compared against)."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.PRNGKey(1), (size, size), jnp.float32)
+    mm = jax.jit(lambda x, y: x @ y)
+    block(mm(a, b))
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        out = a
+        for _ in range(repeats):
+            out = mm(out, b) * 1e-3
+        block(out)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 * repeats / best
+
+
+def time_program(init, run_chunk, keys, chunks: int) -> dict[str, float]:
+    """Compile (timed separately), warm up one chunk, then time `chunks` chunks.
+
+    `init`, `run_chunk`: un-jitted vmapped functions of a TrainProgram-like pair.
+    Returns compile_s, seconds_per_chunk and flops_per_chunk (XLA cost analysis).
+    """
+    state = jax.jit(init)(keys)
+    block(state)
+    start = time.perf_counter()
+    compiled = jax.jit(run_chunk, donate_argnums=0).lower(state).compile()
+    compile_s = time.perf_counter() - start
+    flops = flops_of(compiled)
+    state, metrics = compiled(state)  # warm-up
+    block(metrics)
+    start = time.perf_counter()
+    for _ in range(chunks):
+        state, metrics = compiled(state)
+    block(metrics)
+    return {"compile_s": compile_s, "seconds_per_chunk": (time.perf_counter() - start) / chunks,
+            "flops_per_chunk": flops}
