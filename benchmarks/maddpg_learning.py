@@ -83,6 +83,14 @@ def main() -> None:
     args = parser.parse_args()
 
     final_rows, curve_rows, curves = [], [], {}
+    notes = [
+        f"settings: <algo>_<task> presets (Lowe et al. 2017 hyperparameters) with total_steps="
+        f"{args.total_steps}, num_seeds={args.num_seeds}, buffer_size<={args.buffer_size}, "
+        f"continuous={args.continuous}",
+        "measure: undiscounted episode return per agent group (team: mean over agents; "
+        "adversary task: good agents' mean and the adversary's); final = mean of the last 10% "
+        "of updates per seed; interval: 95% Student-t across seeds",
+    ]
     for task in args.tasks:
         for algo in args.algos:
             base = harlax.presets[f"{algo}_{task}"]
@@ -139,17 +147,9 @@ def main() -> None:
                             "ci95_high": float(m[i] + h[i]),
                         }
                     )
-
-    notes = [
-        f"settings: <algo>_<task> presets (Lowe et al. 2017 hyperparameters) with total_steps="
-        f"{args.total_steps}, num_seeds={args.num_seeds}, buffer_size<={args.buffer_size}, "
-        f"continuous={args.continuous}",
-        "measure: undiscounted episode return per agent group (team: mean over agents; "
-        "adversary task: good agents' mean and the adversary's); final = mean of the last 10% "
-        "of updates per seed; interval: 95% Student-t across seeds",
-    ]
-    write_csv(args.name, final_rows, notes)
-    write_csv(f"{args.name}_curves", curve_rows, notes)
+            # Written after every run, so a long benchmark that is stopped keeps its results.
+            write_csv(args.name, final_rows, notes)
+            write_csv(f"{args.name}_curves", curve_rows, notes)
 
     panels = sorted({(task, measure) for task, measure, _ in curves})
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)

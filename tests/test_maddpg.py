@@ -27,6 +27,7 @@ TINY = dict(
     learning_starts=8,
     progress=False,
 )
+MADDPG_ENV = "MPE_simple_adversary_v3"
 ADVERSARY = dict(env="MPE_simple_adversary_v3", env_kwargs={"action_type": "Continuous"})
 
 
@@ -415,3 +416,15 @@ def test_end_to_end_competitive_continuous_writes_per_agent_metrics(tmp_path):
     with (tmp_path / "run" / "metrics.csv").open() as f:
         header = next(csv.reader(f))
     assert "agent_return_sum/adversary_0" in header and "q_mean/agent_1" in header
+
+
+def test_cli_parses_maddpg_presets_and_fields():
+    from harlax.cli import parse_train_args
+
+    config = parse_train_args(
+        ["--preset", "ddpg_adversary", "--ensemble-size", "3", "--buffer-size", "1e5"]
+    )
+    assert (config.algo, config.env, config.ensemble_size) == ("ddpg", MADDPG_ENV, 3)
+    assert config.buffer_size == 100_000 and config.validate().centralised_critic is False
+    with pytest.raises(SystemExit, match="Config.tau"):
+        parse_train_args(["--preset", "maddpg_adversary", "--tau", "0"])
