@@ -13,6 +13,15 @@ actions from the buffer, and Polyak averaging of the targets. Everything is one 
 pure function. Discrete actions use Gumbel-softmax; continuous ones are squashed into the
 action bounds and explored with Gaussian noise.
 
+The paper's two extensions are options. `infer_policies`: agent i fits models of the
+other agents' policies to their replayed actions (log-likelihood plus an entropy bonus) and
+bootstraps its critic from them instead of their target actors. `ensemble_size` K: each
+agent has K sub-policies (actors stacked `[A * K, ...]`), one drawn per agent each update
+(one episode with the presets' rollout_length = 25); every transition records the acting
+sub-policies, and sub-policy k's objective averages only over its own transitions. This is
+the paper's per-sub-policy replay buffer realised as disjoint shares of one flashbax buffer
+(so the capacity is shared and a sampled batch holds about batch_size / K of each share).
+
 Shapes: A agents, U padded action size, N batch (environments or sampled transitions).
 """
 
