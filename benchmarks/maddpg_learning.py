@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import matplotlib
 
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--continuous", action="store_true", help="action_type=Continuous")
     parser.add_argument("--name", default="maddpg_learning")
     args = parser.parse_args()
+    # Updates before the first episode ends have no return (NaN); nanmean warns about them.
+    warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
 
     final_rows, curve_rows, curves = [], [], {}
     notes = [
