@@ -17,6 +17,7 @@ Writes benchmarks/results/<name>.csv (final), <name>_curves.csv and <name>.png.
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 import warnings
 
@@ -67,6 +68,32 @@ def smooth(curve: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def plot(name: str) -> None:
+    """<name>.png from <name>_curves.csv: one panel per task measure, a band per algo."""
+    with (RESULTS / f"{name}_curves.csv").open() as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    panels = sorted({(r["task"], r["measure"]) for r in rows})
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (task, measure) in zip(axes[0], panels, strict=True):
+        for algo in dict.fromkeys(r["algo"] for r in rows):
+            sel = [r for r in rows if (r["task"], r["measure"], r["algo"]) == (task, measure, algo)]
+            if not sel:
+                continue
+            steps, m, lo, hi = (
+                np.array([float(r[k]) for r in sel])
+                for k in ("env_steps", "mean", "ci95_low", "ci95_high")
+            )
+            ax.plot(steps, m, label=algo)
+            ax.fill_between(steps, lo, hi, alpha=0.25)
+        ax.set_title(f"{task}: {measure}")
+        ax.set_xlabel("env steps per seed")
+        ax.legend()
+    fig.suptitle("MADDPG vs DDPG (mean, 95% t-interval over seeds)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{name}.png", dpi=80)
+    print(f"wrote {RESULTS / name}.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -81,11 +108,15 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=1_000_000)
     parser.add_argument("--continuous", action="store_true", help="action_type=Continuous")
     parser.add_argument("--name", default="maddpg_learning")
+    parser.add_argument("--plot-only", action="store_true", help="redraw from <name>_curves.csv")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(args.name)
+        return
     # Updates before the first episode ends have no return (NaN); nanmean warns about them.
     warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
 
-    final_rows, curve_rows, curves = [], [], {}
+    final_rows, curve_rows = [], []
     notes = [
         f"settings: <algo>_<task> presets (Lowe et al. 2017 hyperparameters) with total_steps="
         f"{args.total_steps}, num_seeds={args.num_seeds}, buffer_size<={args.buffer_size}, "
@@ -137,7 +168,6 @@ def main() -> None:
                 print(final_rows[-1], flush=True)
                 smoothed = smooth(values, max(1, values.shape[1] // 20))
                 m, h = t_interval(smoothed)
-                curves[(task, measure, algo)] = (steps, m, h)
                 for i in np.unique(np.linspace(0, len(steps) - 1, 60).astype(int)):
                     curve_rows.append(
                         {
@@ -154,20 +184,7 @@ def main() -> None:
             write_csv(args.name, final_rows, notes)
             write_csv(f"{args.name}_curves", curve_rows, notes)
 
-    panels = sorted({(task, measure) for task, measure, _ in curves})
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
-    for ax, (task, measure) in zip(axes[0], panels, strict=True):
-        for algo in args.algos:
-            steps, m, h = curves[(task, measure, algo)]
-            ax.plot(steps, m, label=algo)
-            ax.fill_between(steps, m - h, m + h, alpha=0.25)
-        ax.set_title(f"{task}: {measure}")
-        ax.set_xlabel("env steps per seed")
-        ax.legend()
-    fig.suptitle(f"MADDPG vs DDPG ({args.num_seeds} seeds, 95% t-intervals)")
-    fig.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / f"{args.name}.png", dpi=80)
+    plot(args.name)
     print(f"wrote {RESULTS / args.name}.csv, _curves.csv, .png")
 
 
