@@ -68,10 +68,15 @@ def smooth(curve: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def read_rows(name: str) -> list[dict[str, str]]:
+    """Rows of benchmarks/results/<name>.csv without its `#` header lines."""
+    with (RESULTS / f"{name}.csv").open() as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
 def plot(name: str) -> None:
     """<name>.png from <name>_curves.csv: one panel per task measure, a band per algo."""
-    with (RESULTS / f"{name}_curves.csv").open() as f:
-        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    rows = read_rows(f"{name}_curves")
     panels = sorted({(r["task"], r["measure"]) for r in rows})
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (task, measure) in zip(axes[0], panels, strict=True):
@@ -108,6 +113,7 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=1_000_000)
     parser.add_argument("--continuous", action="store_true", help="action_type=Continuous")
     parser.add_argument("--name", default="maddpg_learning")
+    parser.add_argument("--append", action="store_true", help="keep <name>.csv's rows")
     parser.add_argument("--plot-only", action="store_true", help="redraw from <name>_curves.csv")
     args = parser.parse_args()
     if args.plot_only:
@@ -117,6 +123,8 @@ def main() -> None:
     warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
 
     final_rows, curve_rows = [], []
+    if args.append:  # add to an earlier invocation's results (one process per run)
+        final_rows, curve_rows = read_rows(args.name), read_rows(f"{args.name}_curves")
     notes = [
         f"settings: <algo>_<task> presets (Lowe et al. 2017 hyperparameters) with total_steps="
         f"{args.total_steps}, num_seeds={args.num_seeds}, buffer_size<={args.buffer_size}, "
