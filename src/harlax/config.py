@@ -40,6 +40,13 @@ ALGOS: dict[str, dict[str, Any]] = {
                  share_params=True),
 }
 
+# Off-policy learners (algos/maddpg.py): MADDPG and its decentralised-critic ablation.
+OFFPOLICY_ALGOS: dict[str, dict[str, Any]] = {
+    "maddpg": dict(centralised_critic=True),
+    "ddpg": dict(centralised_critic=False),
+}
+
+
 CRITICS = ("local_v", "central_v", "central_q")
 BASELINES = ("gae", "coma", "ob", "none")
 V_BASELINES = ("gae",)  # the others need critic "central_q" (see harlax.baselines)
@@ -144,6 +151,36 @@ class Config:
     wandb_project: str | None = None
     """Also log to Weights & Biases under this project (`harlax[wandb]`); None: off."""
 
+    # --- MADDPG / DDPG (algo="maddpg" | "ddpg"; Lowe et al., 2017). An update collects
+    # num_envs * rollout_length steps into the replay buffer, then takes gradient_steps
+    # steps on batches of batch_size sampled from it; lr / critic_lr / max_grad_norm /
+    # gamma apply too, the PPO and trust-region fields do not.
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in joint transitions (per ensemble member)."""
+    batch_size: int = 1024
+    learning_starts: int = 1024
+    """Transitions in the buffer before gradient steps begin (>= batch_size)."""
+    gradient_steps: int = 1
+    """Gradient steps per update (the paper: one per 100 environment steps)."""
+    tau: float = 0.01
+    """Polyak coefficient of the target networks: target <- tau * online + (1 - tau) * target."""
+    exploration_noise: float = 0.1
+    """Continuous actions: Gaussian noise std as a fraction of the action range."""
+    gumbel_temperature: float = 1.0
+    gumbel_hard: bool = False
+    """Discrete actions: straight-through one-hot Gumbel-softmax for the critic input."""
+    action_reg: float = 1e-3
+    """Actor loss penalty on the squared pre-activation outputs (as in the paper's code)."""
+    centralised_critic: bool | None = None
+    """None: the algo's choice (maddpg: Q_i(x, a_1..a_N); ddpg: Q_i(o_i, a_i))."""
+    infer_policies: bool = False
+    """Critic targets use each agent's approximations of the other agents' policies."""
+    inference_ent_coef: float = 1e-3
+    """Entropy regulariser of the policy-inference log-likelihood."""
+    ensemble_size: int = 1
+    """Policy ensembles: K sub-policies per agent, one drawn per agent each update (= each
+    episode when rollout_length is the episode length); each trains on its own data."""
+
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -187,6 +224,10 @@ class Derived:
     num_updates: int
     num_chunks: int
     minibatch_size: int
+    family: str = "onpolicy"
+    """"onpolicy" or "offpolicy" (MADDPG / DDPG)."""
+    centralised_critic: bool = True
+    """Off-policy only: Q_i(x, a_1..a_N) instead of Q_i(o_i, a_i)."""
 
 
 def _fail(field_name: str, problem: str, fix: str) -> None:
@@ -224,15 +265,39 @@ def _check_baseline_pairing(c: Config, critic: str, baseline: str) -> None:
               "when recurrent)")
 
 
+def _check_budget(c: Config) -> tuple[int, int]:
+    """`(steps_per_update, num_updates)`; the budget must be whole updates and chunks."""
+    steps_per_update = c.num_envs * c.rollout_length
+    if c.total_steps % steps_per_update:
+        lower = (c.total_steps // steps_per_update) * steps_per_update
+        _fail(
+            "total_steps",
+            f"{c.total_steps} is not a whole number of updates of num_envs * rollout_length "
+            f"= {steps_per_update} steps",
+            f"use {lower or steps_per_update} or {lower + steps_per_update}",
+        )
+    num_updates = c.total_steps // steps_per_update
+    if num_updates % c.updates_per_chunk:
+        _fail(
+            "updates_per_chunk",
+            f"the run has {num_updates} updates, not a multiple of {c.updates_per_chunk}",
+            f"choose a divisor of {num_updates}, e.g. "
+            f"{max(d for d in range(1, c.updates_per_chunk + 1) if num_updates % d == 0)}",
+        )
+    return steps_per_update, num_updates
+
+
 def derive(config: Config) -> Derived:
     """Validate `config` and compute the derived values (see `Derived`)."""
     c = config
-    _check_choice("algo", c.algo, tuple(ALGOS))
+    _check_choice("algo", c.algo, tuple(ALGOS) + tuple(OFFPOLICY_ALGOS))
     from harlax.envs.registry import check_env_name  # local import: envs import config
 
     check_env_name(c.env, c.env_kwargs)
     if not isinstance(c.env_kwargs, dict):
         _fail("env_kwargs", "must be a dict", "pass a dict of keyword arguments")
+    if c.algo in OFFPOLICY_ALGOS:
+        return derive_offpolicy(c)
 
     point = dict(ALGOS[c.algo])
     for name in ("critic", "baseline", "scheme", "step", "share_params"):
@@ -275,23 +340,7 @@ def derive(config: Config) -> Derived:
         if not 0.0 < value < 1.0:
             _fail(name, f"must lie in (0, 1), got {value!r}", "use a value in (0, 1)")
 
-    steps_per_update = c.num_envs * c.rollout_length
-    if c.total_steps % steps_per_update:
-        lower = (c.total_steps // steps_per_update) * steps_per_update
-        _fail(
-            "total_steps",
-            f"{c.total_steps} is not a whole number of updates of num_envs * rollout_length "
-            f"= {steps_per_update} steps",
-            f"use {lower or steps_per_update} or {lower + steps_per_update}",
-        )
-    num_updates = c.total_steps // steps_per_update
-    if num_updates % c.updates_per_chunk:
-        _fail(
-            "updates_per_chunk",
-            f"the run has {num_updates} updates, not a multiple of {c.updates_per_chunk}",
-            f"choose a divisor of {num_updates}, e.g. "
-            f"{max(d for d in range(1, c.updates_per_chunk + 1) if num_updates % d == 0)}",
-        )
+    steps_per_update, num_updates = _check_budget(c)
     if c.recurrent:
         if c.num_envs % c.num_minibatches:
             _fail(
@@ -323,6 +372,82 @@ def derive(config: Config) -> Derived:
         minibatch_size=minibatch_size,
     )
 
+
+def derive_offpolicy(config: Config) -> Derived:
+    """Validate the fields MADDPG / DDPG use; the on-policy-only fields are ignored."""
+    c = config
+    _check_choice("activation", c.activation, ACTIVATIONS)
+    if c.recurrent:
+        _fail("recurrent", "MADDPG / DDPG use feed-forward actors and critics",
+              "set recurrent=False")
+    for name in ("num_seeds", "total_steps", "num_envs", "rollout_length", "updates_per_chunk",
+                 "hidden_dim", "num_layers", "buffer_size", "batch_size", "learning_starts",
+                 "gradient_steps", "ensemble_size"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
+    for name in ("lr", "critic_lr", "max_grad_norm", "gumbel_temperature"):
+        if not getattr(c, name) > 0:
+            _fail(name, f"must be positive, got {getattr(c, name)!r}", "use a value > 0")
+    for name in ("exploration_noise", "action_reg", "inference_ent_coef"):
+        if getattr(c, name) < 0:
+            _fail(name, f"must be >= 0, got {getattr(c, name)!r}", "use a value >= 0")
+    if not 0.0 <= c.gamma <= 1.0:
+        _fail("gamma", f"must lie in [0, 1], got {c.gamma!r}", "use a value in [0, 1]")
+    if not 0.0 < c.tau <= 1.0:
+        _fail("tau", f"must lie in (0, 1], got {c.tau!r}", "use e.g. 0.01 (1 copies the nets)")
+    if c.share_params:
+        _fail("share_params", "MADDPG / DDPG keep one actor and one critic per agent",
+              "leave share_params unset (None)")
+    if c.infer_policies and not OFFPOLICY_ALGOS[c.algo]["centralised_critic"] and \
+            not c.centralised_critic:
+        _fail("infer_policies", "a decentralised critic Q_i(o_i, a_i) never sees the other "
+              "agents' actions, so there is nothing to infer", "use algo='maddpg'")
+    steps_per_update = c.num_envs * c.rollout_length
+    if c.buffer_size < steps_per_update:
+        _fail("buffer_size", f"{c.buffer_size} cannot hold one update's "
+              f"num_envs * rollout_length = {steps_per_update} transitions",
+              f"use buffer_size >= {steps_per_update}")
+    if c.batch_size > c.learning_starts:
+        _fail("learning_starts", f"{c.learning_starts} is smaller than batch_size="
+              f"{c.batch_size}: a batch would hold duplicates of few transitions",
+              f"use learning_starts >= {c.batch_size}")
+    if c.learning_starts > c.buffer_size:
+        _fail("learning_starts", f"{c.learning_starts} exceeds buffer_size={c.buffer_size}",
+              "use learning_starts <= buffer_size")
+    _, num_updates = _check_budget(c)
+    _check_output(c)
+    central = OFFPOLICY_ALGOS[c.algo]["centralised_critic"]
+    if c.centralised_critic is not None:
+        central = bool(c.centralised_critic)
+    return Derived(
+        critic="central_q" if central else "local_q", baseline="none", scheme="simultaneous",
+        step="ddpg", share_params=False, steps_per_update=steps_per_update,
+        num_updates=num_updates, num_chunks=num_updates // c.updates_per_chunk,
+        minibatch_size=c.batch_size, family="offpolicy", centralised_critic=central)
+
+
+# The paper's MPE tasks (Lowe et al., 2017, appendix): 2 x 64 ReLU layers, Adam lr 1e-2,
+# gamma 0.95, batch 1024, tau 0.01, buffer 1e6, one gradient step per 100 environment
+# steps (16 envs x 25 steps = 400 steps per update -> 4 gradient steps), 25-step episodes,
+# 25000 episodes. Discrete MPE actions use Gumbel-softmax; pass
+# env_kwargs={"action_type": "Continuous"} for Gaussian-noise exploration.
+MADDPG_TASKS = {
+    "spread": "MPE_simple_spread_v3",
+    "speaker_listener": "MPE_simple_speaker_listener_v4",
+    "reference": "MPE_simple_reference_v3",
+    "adversary": "MPE_simple_adversary_v3",
+    "tag": "MPE_simple_tag_v3",
+    "push": "MPE_simple_push_v3",
+}
+
+
+def _maddpg_preset(algo: str, env: str) -> Config:
+    return Config(
+        algo=algo, env=env, total_steps=625_600, num_envs=16, rollout_length=25,
+        updates_per_chunk=4, lr=1e-2, critic_lr=1e-2, max_grad_norm=0.5, gamma=0.95,
+        hidden_dim=64, num_layers=2, activation="relu", buffer_size=1_000_000,
+        batch_size=1024, learning_starts=1024, gradient_steps=4, tau=0.01)
 
 def _check_output(c: Config) -> None:
     """Checkpoint and evaluation cadence: whole chunks, since the host acts between chunks."""
@@ -371,3 +496,10 @@ presets["mappo_ob"] = Config(algo="mappo_ob")
 presets["happo_ob"] = presets["happo"].replace(algo="happo_ob")
 presets["hatrpo_ob"] = presets["hatrpo"].replace(algo="hatrpo_ob")
 presets["coma"] = Config(algo="coma")
+
+
+presets["maddpg"] = _maddpg_preset("maddpg", MADDPG_TASKS["spread"])
+presets["ddpg"] = _maddpg_preset("ddpg", MADDPG_TASKS["spread"])
+for _task, _env in MADDPG_TASKS.items():
+    presets[f"maddpg_{_task}"] = _maddpg_preset("maddpg", _env)
+    presets[f"ddpg_{_task}"] = _maddpg_preset("ddpg", _env)

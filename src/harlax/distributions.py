@@ -10,6 +10,7 @@ leading batch axes.
 from __future__ import annotations
 
 import distrax
+import jax
 import jax.numpy as jnp
 
 from harlax.types import Array
@@ -75,3 +76,20 @@ def make_head(discrete: bool) -> CategoricalHead | GaussianHead:
     return CategoricalHead() if discrete else GaussianHead()
 
 
+
+
+def gumbel_softmax(key: Array, logits: Array, mask: Array, temperature: float,
+                   hard: bool = False) -> Array:
+    """A relaxed one-hot sample `[..., U]` from `softmax((logits + g) / temperature)`.
+
+    `g` is standard Gumbel noise; masked actions get probability zero. With `hard`, the
+    forward value is the one-hot of the sample's argmax while gradients flow through the
+    relaxed sample (straight-through estimator, Jang et al. 2017).
+    """
+    logits = jnp.where(mask, logits, MASKED_LOGIT)
+    noise = jax.random.gumbel(key, logits.shape, logits.dtype)
+    soft = jax.nn.softmax((logits + noise) / temperature, axis=-1)
+    if not hard:
+        return soft
+    one_hot = jax.nn.one_hot(jnp.argmax(soft, axis=-1), soft.shape[-1], dtype=soft.dtype)
+    return one_hot + (soft - jax.lax.stop_gradient(soft))  # exactly one-hot forward

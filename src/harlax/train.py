@@ -70,6 +70,13 @@ def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
     hyperparameters are traced values (validated beforehand, one value at a time)."""
     derived = derive(config) if derived is None else derived
     env = make_env(config.env, **config.env_kwargs)
+    if derived.family == "offpolicy":  # MADDPG / DDPG: the learner builds its own nets
+        from harlax.algos.maddpg import MADDPGLearner
+
+        offpolicy = MADDPGLearner(config, derived, env)
+        return TrainProgram(config, derived, env, offpolicy, offpolicy.init,
+                            lambda state: jax.lax.scan(lambda s, _: offpolicy.update(s), state,
+                                                       None, length=config.updates_per_chunk))
     spec = env.spec
     actor, critic = make_nets(spec, config, derived.share_params,
                               central_critic=derived.critic == "central_v")

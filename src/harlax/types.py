@@ -74,3 +74,34 @@ class LearnerState(NamedTuple):
     runner: RunnerState
     key: Array
     update: Array  # [] int: updates done so far
+
+
+class Replay(NamedTuple):
+    """One joint transition in the replay buffer (one environment step, all agents)."""
+
+    obs: Observation  # obs [A, O], state [S], avail [A, U]
+    action: Array  # [A, U] float: critic input (one-hot of the executed discrete action)
+    reward: Array  # [A]
+    next_obs: Observation  # the true next observation (pre-reset at an episode's end)
+    terminated: Array  # [] bool: no bootstrap (truncation at the time limit bootstraps)
+    sub_policy: Array  # [A] int: each agent's acting sub-policy (policy ensembles; else 0)
+
+
+class OffPolicyState(NamedTuple):
+    """Everything MADDPG / DDPG carry between updates (one seed). Parameters are
+    stacked over agents `[A, ...]` (actors over `[A * K, ...]` with K ensemble sub-policies,
+    inference nets over agent pairs `[A * A, ...]`)."""
+
+    actor_params: PyTree
+    critic_params: PyTree
+    actor_opt_state: PyTree
+    critic_opt_state: PyTree
+    target_actor_params: PyTree
+    target_critic_params: PyTree
+    approx_params: PyTree  # () unless infer_policies
+    approx_opt_state: PyTree
+    buffer: PyTree  # flashbax buffer state holding `Replay` items
+    value_norm: ValueNormState  # unused; kept so host code can treat both learners alike
+    runner: RunnerState
+    key: Array
+    update: Array  # [] int

@@ -1,0 +1,200 @@
+"""MADDPG against its decentralised-critic ablation (independent DDPG), as in Lowe et al.
+
+For each task and algorithm: `--num-seeds` seeds trained in one compiled program from the
+`<algo>_<task>` preset (the paper's hyperparameters), with a smaller budget and buffer if
+asked. MPE exposes no success flag, so the measures are returns: the team return (mean
+over agents) for cooperative tasks, and for `adversary` (physical deception) the good
+agents' mean return and the adversary's return separately. Final value: mean of the last
+10% of updates per seed, with a 95% Student-t interval across seeds. The paper's
+direction: MADDPG beats DDPG on speaker_listener and (good agents) on adversary.
+
+    python -m benchmarks.maddpg_learning                           # 4 seeds, 600k steps
+    python -m benchmarks.maddpg_learning --total-steps 200000      # a cheaper run
+
+Writes benchmarks/results/<name>.csv (final), <name>_curves.csv and <name>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import harlax  # noqa: E402
+from benchmarks.common import RESULTS, write_csv  # noqa: E402
+from harlax.config import MADDPG_TASKS  # noqa: E402
+
+
+def t_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of the 95% Student-t interval over axis 0 (seeds)."""
+    n = values.shape[0]
+    mean = np.nanmean(values, axis=0)
+    if n < 2:
+        return mean, np.full_like(mean, np.nan)
+    return mean, stats.t.ppf(0.975, n - 1) * np.nanstd(values, axis=0, ddof=1) / np.sqrt(n)
+
+
+def per_agent_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean return of the episodes that ended in each update, per agent `[S, U, A]`."""
+    count = metrics["episodes"][..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, metrics["agent_return_sum"] / np.maximum(count, 1), np.nan)
+
+
+def measures(task: str, agents: tuple[str, ...], returns: np.ndarray) -> dict[str, np.ndarray]:
+    """Task measures `name -> [S, U]` from per-agent returns `[S, U, A]`."""
+    adversary = np.array([a.startswith("adversary") for a in agents])
+    if task in ("adversary", "tag", "push"):
+        return {
+            "good_return": returns[..., ~adversary].mean(-1),
+            "adversary_return": returns[..., adversary].mean(-1),
+        }
+    return {"team_return": returns.mean(-1)}
+
+
+def smooth(curve: np.ndarray, width: int) -> np.ndarray:
+    """Trailing running mean over `width` updates along the last axis, ignoring NaNs."""
+    out = np.empty_like(curve)
+    for i in range(curve.shape[-1]):
+        out[..., i] = np.nanmean(curve[..., max(0, i - width + 1) : i + 1], axis=-1)
+    return out
+
+
+def read_rows(name: str) -> list[dict[str, str]]:
+    """Rows of benchmarks/results/<name>.csv without its `#` header lines."""
+    with (RESULTS / f"{name}.csv").open() as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+def plot(name: str) -> None:
+    """<name>.png from <name>_curves.csv: one panel per task measure, a band per algo."""
+    rows = read_rows(f"{name}_curves")
+    panels = sorted({(r["task"], r["measure"]) for r in rows})
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (task, measure) in zip(axes[0], panels, strict=True):
+        for algo in dict.fromkeys(r["algo"] for r in rows):
+            sel = [r for r in rows if (r["task"], r["measure"], r["algo"]) == (task, measure, algo)]
+            if not sel:
+                continue
+            steps, m, lo, hi = (
+                np.array([float(r[k]) for r in sel])
+                for k in ("env_steps", "mean", "ci95_low", "ci95_high")
+            )
+            ax.plot(steps, m, label=algo)
+            ax.fill_between(steps, lo, hi, alpha=0.25)
+        ax.set_title(f"{task}: {measure}")
+        ax.set_xlabel("env steps per seed")
+        ax.legend()
+    fig.suptitle("MADDPG vs DDPG (mean, 95% t-interval over seeds)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{name}.png", dpi=80)
+    print(f"wrote {RESULTS / name}.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["speaker_listener", "adversary"],
+        choices=sorted(MADDPG_TASKS),
+    )
+    parser.add_argument("--algos", nargs="+", default=["maddpg", "ddpg"])
+    parser.add_argument("--total-steps", type=int, default=600_000)
+    parser.add_argument("--num-seeds", type=int, default=4)
+    parser.add_argument("--buffer-size", type=int, default=1_000_000)
+    parser.add_argument("--continuous", action="store_true", help="action_type=Continuous")
+    parser.add_argument("--name", default="maddpg_learning")
+    parser.add_argument("--append", action="store_true", help="keep <name>.csv's rows")
+    parser.add_argument("--plot-only", action="store_true", help="redraw from <name>_curves.csv")
+    args = parser.parse_args()
+    if args.plot_only:
+        plot(args.name)
+        return
+    # Updates before the first episode ends have no return (NaN); nanmean warns about them.
+    warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
+
+    final_rows, curve_rows = [], []
+    if args.append:  # add to an earlier invocation's results (one process per run)
+        final_rows, curve_rows = read_rows(args.name), read_rows(f"{args.name}_curves")
+    notes = [
+        f"settings: <algo>_<task> presets (Lowe et al. 2017 hyperparameters) with total_steps="
+        f"{args.total_steps}, num_seeds={args.num_seeds}, buffer_size<={args.buffer_size}, "
+        f"continuous={args.continuous}",
+        "measure: undiscounted episode return per agent group (team: mean over agents; "
+        "adversary task: good agents' mean and the adversary's); final = mean of the last 10% "
+        "of updates per seed; interval: 95% Student-t across seeds",
+    ]
+    for task in args.tasks:
+        for algo in args.algos:
+            base = harlax.presets[f"{algo}_{task}"]
+            chunk = base.num_envs * base.rollout_length * base.updates_per_chunk
+            total = max(chunk, args.total_steps // chunk * chunk)
+            config = base.replace(
+                total_steps=total,
+                num_seeds=args.num_seeds,
+                progress=False,
+                buffer_size=min(args.buffer_size, total),
+                env_kwargs={"action_type": "Continuous"} if args.continuous else {},
+            )
+            start = time.perf_counter()
+            result = harlax.train(config, write=False)
+            seconds = time.perf_counter() - start
+            agents = harlax.make_env(config.env, **config.env_kwargs).spec.agents
+            steps = (np.arange(result.metrics["episodes"].shape[1]) + 1) * (
+                config.num_envs * config.rollout_length
+            )
+            for measure, values in measures(
+                task, agents, per_agent_returns(result.metrics)
+            ).items():
+                last = max(1, values.shape[1] // 10)
+                per_seed = np.nanmean(values[:, -last:], axis=1)
+                mean, half = t_interval(per_seed)
+                final_rows.append(
+                    {
+                        "task": task,
+                        "env": config.env,
+                        "algo": algo,
+                        "measure": measure,
+                        "mean": float(mean),
+                        "ci95_low": float(mean - half),
+                        "ci95_high": float(mean + half),
+                        "num_seeds": args.num_seeds,
+                        "env_steps": total,
+                        "per_seed": " ".join(f"{v:.4g}" for v in per_seed),
+                        "wall_s": seconds,
+                    }
+                )
+                print(final_rows[-1], flush=True)
+                smoothed = smooth(values, max(1, values.shape[1] // 20))
+                m, h = t_interval(smoothed)
+                for i in np.unique(np.linspace(0, len(steps) - 1, 60).astype(int)):
+                    curve_rows.append(
+                        {
+                            "task": task,
+                            "algo": algo,
+                            "measure": measure,
+                            "env_steps": int(steps[i]),
+                            "mean": float(m[i]),
+                            "ci95_low": float(m[i] - h[i]),
+                            "ci95_high": float(m[i] + h[i]),
+                        }
+                    )
+            # Written after every run, so a long benchmark that is stopped keeps its results.
+            write_csv(args.name, final_rows, notes)
+            write_csv(f"{args.name}_curves", curve_rows, notes)
+
+    plot(args.name)
+    print(f"wrote {RESULTS / args.name}.csv, _curves.csv, .png")
+
+
+if __name__ == "__main__":
+    main()
