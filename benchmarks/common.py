@@ -28,8 +28,10 @@ def machine() -> str:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return (f"{platform.node()} | {cpu} | {os.cpu_count()} cores | jax {jax.__version__} | "
-            f"{devices[0].platform} x{len(devices)} ({devices[0].device_kind})")
+    return (
+        f"{platform.node()} | {cpu} | {os.cpu_count()} cores | jax {jax.__version__} | "
+        f"{devices[0].platform} x{len(devices)} ({devices[0].device_kind})"
+    )
 
 
 def write_csv(name: str, rows: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> Path:
@@ -44,8 +46,9 @@ def write_csv(name: str, rows: Sequence[dict[str, Any]], notes: Sequence[str] = 
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
-                             for k, v in row.items()})
+            writer.writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
     return path
 
 
@@ -97,12 +100,19 @@ def time_program(init, run_chunk, keys, chunks: int) -> dict[str, float]:
     for _ in range(chunks):
         state, metrics = compiled(state)
     block(metrics)
-    return {"compile_s": compile_s, "seconds_per_chunk": (time.perf_counter() - start) / chunks,
-            "flops_per_chunk": flops}
+    return {
+        "compile_s": compile_s,
+        "seconds_per_chunk": (time.perf_counter() - start) / chunks,
+        "flops_per_chunk": flops,
+    }
 
 
-def write_table(name: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
-                settings: dict[str, Any]) -> Path:
+def write_table(
+    name: str, header: Sequence[str], rows: Sequence[Sequence[Any]], settings: dict[str, Any]
+) -> Path:
     """`write_csv` for rows given as sequences under `header`, settings as `#` lines."""
-    return write_csv(name, [dict(zip(header, row, strict=True)) for row in rows],
-                     [f"{key}: {value}" for key, value in settings.items()])
+    return write_csv(
+        name,
+        [dict(zip(header, row, strict=True)) for row in rows],
+        [f"{key}: {value}" for key, value in settings.items()],
+    )

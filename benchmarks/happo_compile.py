@@ -15,8 +15,8 @@ import argparse
 import time
 
 import jax
-from benchmarks.common import write_table
 
+from benchmarks.common import write_table
 from harlax.config import presets
 from harlax.train import make_train, seed_keys
 

@@ -45,7 +45,7 @@ def smooth(curve: np.ndarray, width: int) -> np.ndarray:
         return curve
     out = np.empty_like(curve)
     for i in range(curve.shape[-1]):
-        out[..., i] = np.nanmean(curve[..., max(0, i - width + 1): i + 1], axis=-1)
+        out[..., i] = np.nanmean(curve[..., max(0, i - width + 1) : i + 1], axis=-1)
     return out
 
 
@@ -66,8 +66,13 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for algo in args.algos:
         config = harlax.presets[algo].replace(
-            env=args.env, env_kwargs=env_kwargs, total_steps=args.total_steps,
-            num_seeds=args.num_seeds, progress=False, **overrides)
+            env=args.env,
+            env_kwargs=env_kwargs,
+            total_steps=args.total_steps,
+            num_seeds=args.num_seeds,
+            progress=False,
+            **overrides,
+        )
         derived = config.validate()
         start = time.perf_counter()
         result = harlax.train(config, write=False)
@@ -76,21 +81,33 @@ def main() -> None:
         tail = max(1, returns.shape[1] // 10)
         per_seed = np.nanmean(returns[:, -tail:], axis=1)
         mean, half = t_interval(per_seed)
-        finals.append({
-            "algo": algo, "env": args.env, "env_kwargs": json.dumps(env_kwargs),
-            "total_steps": args.total_steps, "num_seeds": args.num_seeds,
-            "final_return_mean": float(mean), "ci95_low": float(mean - half),
-            "ci95_high": float(mean + half),
-            "per_seed": " ".join(f"{x:.3f}" for x in per_seed),
-            "wall_s": seconds,
-        })
+        finals.append(
+            {
+                "algo": algo,
+                "env": args.env,
+                "env_kwargs": json.dumps(env_kwargs),
+                "total_steps": args.total_steps,
+                "num_seeds": args.num_seeds,
+                "final_return_mean": float(mean),
+                "ci95_low": float(mean - half),
+                "ci95_high": float(mean + half),
+                "per_seed": " ".join(f"{x:.3f}" for x in per_seed),
+                "wall_s": seconds,
+            }
+        )
         print(finals[-1], flush=True)
         smoothed = smooth(returns, max(1, returns.shape[1] // 50))
         curve_mean, curve_half = t_interval(smoothed)
         steps = (np.arange(returns.shape[1]) + 1) * derived.steps_per_update
         for s, m, h in zip(steps, curve_mean, curve_half, strict=True):
-            curves.append({"algo": algo, "env_steps": int(s), "return_mean": float(m),
-                           "ci95_half_width": float(h)})
+            curves.append(
+                {
+                    "algo": algo,
+                    "env_steps": int(s),
+                    "return_mean": float(m),
+                    "ci95_half_width": float(h),
+                }
+            )
         ax.plot(steps, curve_mean, label=algo)
         ax.fill_between(steps, curve_mean - curve_half, curve_mean + curve_half, alpha=0.25)
     title = args.env + (f" {env_kwargs}" if env_kwargs else "")
@@ -99,13 +116,19 @@ def main() -> None:
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
     fig.savefig(RESULTS / f"{args.name}.png", dpi=120)
-    notes = [RETURN_CONVENTION,
-             "final return: mean over the last 10% of updates per seed; 95% Student-t "
-             "interval across seeds",
-             f"config overrides beyond each preset: {json.dumps(overrides)}"]
+    notes = [
+        RETURN_CONVENTION,
+        "final return: mean over the last 10% of updates per seed; 95% Student-t "
+        "interval across seeds",
+        f"config overrides beyond each preset: {json.dumps(overrides)}",
+    ]
     write_csv(args.name, finals, notes)
-    write_csv(f"{args.name}_curves", curves, notes[:1] + [
-        "curve: running mean over 2% of updates per seed, then mean and 95% t-interval"])
+    write_csv(
+        f"{args.name}_curves",
+        curves,
+        notes[:1]
+        + ["curve: running mean over 2% of updates per seed, then mean and 95% t-interval"],
+    )
     print(f"wrote {RESULTS / args.name}.csv, _curves.csv and .png")
 
 

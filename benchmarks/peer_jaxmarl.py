@@ -36,9 +36,18 @@ def time_harlax(num_envs: int, total_steps: int, num_seeds: int) -> dict[str, fl
     peer's single scan), timed separately."""
     num_updates = total_steps // (num_envs * 128)
     config = harlax.presets["ippo"].replace(
-        num_envs=num_envs, rollout_length=128, num_epochs=4, num_minibatches=4, lr=2.5e-4,
-        critic_lr=2.5e-4, anneal_lr=True, total_steps=total_steps, num_seeds=num_seeds,
-        updates_per_chunk=num_updates, progress=False)
+        num_envs=num_envs,
+        rollout_length=128,
+        num_epochs=4,
+        num_minibatches=4,
+        lr=2.5e-4,
+        critic_lr=2.5e-4,
+        anneal_lr=True,
+        total_steps=total_steps,
+        num_seeds=num_seeds,
+        updates_per_chunk=num_updates,
+        progress=False,
+    )
     program = make_train(config)
     keys = seed_keys(config)
     start = time.perf_counter()
@@ -62,24 +71,36 @@ def main() -> None:
     rows = []
     for num_envs in args.num_envs:
         ours = time_harlax(num_envs, args.total_steps, args.num_seeds)
-        row = {"num_envs": num_envs, "total_steps": args.total_steps,
-               "num_seeds": args.num_seeds, "harlax_compile_s": ours["compile_s"],
-               "harlax_run_s": ours["run_s"],
-               "harlax_steps_per_s": args.total_steps * args.num_seeds / ours["run_s"]}
+        row = {
+            "num_envs": num_envs,
+            "total_steps": args.total_steps,
+            "num_seeds": args.num_seeds,
+            "harlax_compile_s": ours["compile_s"],
+            "harlax_run_s": ours["run_s"],
+            "harlax_steps_per_s": args.total_steps * args.num_seeds / ours["run_s"],
+        }
         if args.peer:
             out = subprocess.run(
-                shlex.split(args.peer) + [str(num_envs), str(args.total_steps),
-                                         str(args.num_seeds)],
-                capture_output=True, text=True, check=True)
+                shlex.split(args.peer)
+                + [str(num_envs), str(args.total_steps), str(args.num_seeds)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peer = json.loads(out.stdout.strip().splitlines()[-1])
-            row.update(peer_compile_s=peer["compile_s"], peer_run_s=peer["run_s"],
-                       peer_steps_per_s=args.total_steps * args.num_seeds / peer["run_s"],
-                       speedup=peer["run_s"] / ours["run_s"])
+            row.update(
+                peer_compile_s=peer["compile_s"],
+                peer_run_s=peer["run_s"],
+                peer_steps_per_s=args.total_steps * args.num_seeds / peer["run_s"],
+                speedup=peer["run_s"] / ours["run_s"],
+            )
         rows.append(row)
         print(row, flush=True)
-    notes = ["peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py without hydra/wandb; harlax: "
-             "preset ippo at the peer's settings; run_s excludes compilation; both run the "
-             "whole training as one compiled program, seeds vmapped"]
+    notes = [
+        "peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py without hydra/wandb; harlax: "
+        "preset ippo at the peer's settings; run_s excludes compilation; both run the "
+        "whole training as one compiled program, seeds vmapped"
+    ]
     print(f"wrote {write_csv('peer_jaxmarl', rows, notes)}")
 
 

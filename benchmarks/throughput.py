@@ -41,10 +41,10 @@ def env_only_program(env, num_envs: int, steps: int):
         def step(carry, _):
             states, key = carry
             key, k_act, k_env = jax.random.split(key, 3)
-            actions = jax.vmap(random_action)(jax.random.split(k_act, num_envs),
-                                              states.observation.avail)
-            states, info = jax.vmap(env.step)(jax.random.split(k_env, num_envs), states,
-                                              actions)
+            actions = jax.vmap(random_action)(
+                jax.random.split(k_act, num_envs), states.observation.avail
+            )
+            states, info = jax.vmap(env.step)(jax.random.split(k_env, num_envs), states, actions)
             return (states, key), info.reward.sum()
 
         carry, rewards = jax.lax.scan(step, carry, None, length=steps)
@@ -73,31 +73,51 @@ def main() -> None:
         steps_per_chunk = num_envs * args.rollout_length * args.updates_per_chunk
         env = harlax.make_env(args.env)
         init, run = env_only_program(env, num_envs, args.rollout_length * args.updates_per_chunk)
-        env_timing = time_program(jax.vmap(init), jax.vmap(run),
-                                  jax.random.split(jax.random.PRNGKey(0), args.num_seeds),
-                                  args.chunks)
+        env_timing = time_program(
+            jax.vmap(init),
+            jax.vmap(run),
+            jax.random.split(jax.random.PRNGKey(0), args.num_seeds),
+            args.chunks,
+        )
         env_sps = steps_per_chunk * args.num_seeds / env_timing["seconds_per_chunk"]
         for algo in args.algos:
             config = harlax.presets[algo].replace(
-                env=args.env, num_envs=num_envs, rollout_length=args.rollout_length,
-                updates_per_chunk=args.updates_per_chunk, total_steps=steps_per_chunk,
-                num_seeds=args.num_seeds, recurrent=args.recurrent, progress=False)
+                env=args.env,
+                num_envs=num_envs,
+                rollout_length=args.rollout_length,
+                updates_per_chunk=args.updates_per_chunk,
+                total_steps=steps_per_chunk,
+                num_seeds=args.num_seeds,
+                recurrent=args.recurrent,
+                progress=False,
+            )
             program = make_train(config)
-            timing = time_program(jax.vmap(program.init), jax.vmap(program.run_chunk),
-                                  seed_keys(config), args.chunks)
+            timing = time_program(
+                jax.vmap(program.init), jax.vmap(program.run_chunk), seed_keys(config), args.chunks
+            )
             sps = steps_per_chunk * args.num_seeds / timing["seconds_per_chunk"]
             flops_per_s = timing["flops_per_chunk"] / timing["seconds_per_chunk"]
             row = {
-                "algo": algo, "env": args.env, "num_envs": num_envs,
-                "rollout_length": args.rollout_length, "num_seeds": args.num_seeds,
-                "recurrent": args.recurrent, "train_steps_per_s": sps,
-                "env_only_steps_per_s": env_sps, "train_over_env_only": sps / env_sps,
-                "compile_s": timing["compile_s"], "gflop_per_s": flops_per_s / 1e9,
+                "algo": algo,
+                "env": args.env,
+                "num_envs": num_envs,
+                "rollout_length": args.rollout_length,
+                "num_seeds": args.num_seeds,
+                "recurrent": args.recurrent,
+                "train_steps_per_s": sps,
+                "env_only_steps_per_s": env_sps,
+                "train_over_env_only": sps / env_sps,
+                "compile_s": timing["compile_s"],
+                "gflop_per_s": flops_per_s / 1e9,
                 "fraction_of_matmul_peak": flops_per_s / peak,
             }
             rows.append(row)
-            print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                            for k, v in row.items()), flush=True)
+            print(
+                ", ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                ),
+                flush=True,
+            )
     notes = [
         f"settings: preset defaults otherwise (epochs, minibatches, hidden sizes); "
         f"updates_per_chunk={args.updates_per_chunk}; timed chunks={args.chunks} after one "

@@ -12,6 +12,7 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "true")
 
 from hypothesis import settings  # noqa: E402
 
-settings.register_profile("harlax", derandomize=True, deadline=None, max_examples=25,
-                          print_blob=True)
+settings.register_profile(
+    "harlax", derandomize=True, deadline=None, max_examples=25, print_blob=True
+)
 settings.load_profile("harlax")

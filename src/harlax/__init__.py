@@ -12,6 +12,19 @@ from harlax.evaluate import evaluate
 from harlax.plot import plot
 from harlax.train import TrainResult, make_train, resume, train
 
-__all__ = ["ALGOS", "Config", "TrainResult", "aggregate", "env_names", "evaluate", "load",
-           "make_env", "make_train", "plot", "presets", "resume", "train"]
+__all__ = [
+    "ALGOS",
+    "Config",
+    "TrainResult",
+    "aggregate",
+    "env_names",
+    "evaluate",
+    "load",
+    "make_env",
+    "make_train",
+    "plot",
+    "presets",
+    "resume",
+    "train",
+]
 __version__ = "0.1.0"

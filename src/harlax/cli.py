@@ -61,7 +61,10 @@ def parse_train_args(args: list[str]) -> Config:
         raise SystemExit(f"harlax train: unknown --preset {preset!r}; use one of {sorted(presets)}")
     base = presets[preset] if preset else Config()
     config = tyro.cli(
-        Config, args=_normalise_numbers(args), default=base, prog="harlax train",
+        Config,
+        args=_normalise_numbers(args),
+        default=base,
+        prog="harlax train",
         description="Train a multi-agent policy. Every field of harlax.Config is a flag; "
         "--preset NAME (one of " + ", ".join(sorted(presets)) + ") sets the base values.",
     )
@@ -77,22 +80,29 @@ def _train(args: list[str]) -> None:
     from harlax.train import resume, train
 
     multihost = {}
-    for flag, variable in (("--coordinator-address", "JAX_COORDINATOR_ADDRESS"),
-                           ("--num-processes", "JAX_NUM_PROCESSES"),
-                           ("--process-id", "JAX_PROCESS_ID")):
+    for flag, variable in (
+        ("--coordinator-address", "JAX_COORDINATOR_ADDRESS"),
+        ("--num-processes", "JAX_NUM_PROCESSES"),
+        ("--process-id", "JAX_PROCESS_ID"),
+    ):
         value, args = _pop_option(args, flag)
         if value is not None:
             multihost[variable] = value
     if multihost:
         # The JAX backend has started by now (importing harlax computes); restart with the
         # settings in the environment, where harlax._distributed joins before it starts.
-        os.execvpe(sys.executable, [sys.executable, "-m", "harlax.cli", "train", *args],
-                   {**os.environ, **multihost})
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "harlax.cli", "train", *args],
+            {**os.environ, **multihost},
+        )
     run_dir, args = _pop_option(args, "--resume")
     if run_dir is not None:
         if args:
-            raise SystemExit("harlax train --resume DIR: the run's config.json is used; "
-                             f"drop the other options {args}")
+            raise SystemExit(
+                "harlax train --resume DIR: the run's config.json is used; "
+                f"drop the other options {args}"
+            )
         result = resume(run_dir)
         config = result.config
         if not result.metrics:
@@ -101,10 +111,12 @@ def _train(args: list[str]) -> None:
     else:
         config = parse_train_args(args)
         result = train(config)
-    final = episode_returns(result.metrics)[:, -max(1, result.metrics["episodes"].shape[1] // 10):]
+    final = episode_returns(result.metrics)[:, -max(1, result.metrics["episodes"].shape[1] // 10) :]
     print(f"run directory: {result.run_dir}")
-    print(f"final mean episode return (last 10% of updates, mean over {config.num_seeds} "
-          f"seed(s)): {np.nanmean(final):.3f}")
+    print(
+        f"final mean episode return (last 10% of updates, mean over {config.num_seeds} "
+        f"seed(s)): {np.nanmean(final):.3f}"
+    )
 
 
 def _presets(_: list[str]) -> None:
@@ -156,8 +168,10 @@ def _sweep(args: list[str]) -> None:
 
     out, args = _pop_option(args, "--out")
     if len(args) != 1:
-        raise SystemExit("usage: harlax sweep SPEC.yaml [--out DIR]\n  SPEC: base: {field: "
-                         "value}, algos: [...], envs: [...], grid: {field: [values]}, out: DIR")
+        raise SystemExit(
+            "usage: harlax sweep SPEC.yaml [--out DIR]\n  SPEC: base: {field: "
+            "value}, algos: [...], envs: [...], grid: {field: [values]}, out: DIR"
+        )
     spec = yaml.safe_load(open(args[0]))
     out = out or spec.pop("out", None) or "runs/sweep"
     spec.pop("out", None)
@@ -179,8 +193,15 @@ def main(argv: list[str] | None = None) -> None:
         if argv and argv[0] not in ("-h", "--help"):
             raise SystemExit(f"harlax: unknown command {argv[0]!r}")
         return
-    handlers = {"train": _train, "presets": _presets, "envs": _envs, "eval": _eval,
-                "plot": _plot, "aggregate": _aggregate, "sweep": _sweep}
+    handlers = {
+        "train": _train,
+        "presets": _presets,
+        "envs": _envs,
+        "eval": _eval,
+        "plot": _plot,
+        "aggregate": _aggregate,
+        "sweep": _sweep,
+    }
     handlers[argv[0]](argv[1:])
 
 

@@ -18,26 +18,47 @@ from typing import Any
 
 # The famous points of the on-policy space: (critic, baseline, scheme, step, share_params).
 ALGOS: dict[str, dict[str, Any]] = {
-    "ippo": dict(critic="local_v", baseline="gae", scheme="simultaneous", step="clip",
-                 share_params=True),
-    "mappo": dict(critic="central_v", baseline="gae", scheme="simultaneous", step="clip",
-                  share_params=True),
-    "happo": dict(critic="central_v", baseline="gae", scheme="sequential", step="clip",
-                  share_params=False),
-    "hatrpo": dict(critic="central_v", baseline="gae", scheme="sequential",
-                   step="trust_region", share_params=False),
-    "trpo": dict(critic="central_v", baseline="gae", scheme="simultaneous",
-                 step="trust_region", share_params=False),
+    "ippo": dict(
+        critic="local_v", baseline="gae", scheme="simultaneous", step="clip", share_params=True
+    ),
+    "mappo": dict(
+        critic="central_v", baseline="gae", scheme="simultaneous", step="clip", share_params=True
+    ),
+    "happo": dict(
+        critic="central_v", baseline="gae", scheme="sequential", step="clip", share_params=False
+    ),
+    "hatrpo": dict(
+        critic="central_v",
+        baseline="gae",
+        scheme="sequential",
+        step="trust_region",
+        share_params=False,
+    ),
+    "trpo": dict(
+        critic="central_v",
+        baseline="gae",
+        scheme="simultaneous",
+        step="trust_region",
+        share_params=False,
+    ),
     # Kuba et al. (NeurIPS 2021): the optimal baseline on a centralised Q critic.
-    "mappo_ob": dict(critic="central_q", baseline="ob", scheme="simultaneous", step="clip",
-                     share_params=True),
-    "happo_ob": dict(critic="central_q", baseline="ob", scheme="sequential", step="clip",
-                     share_params=False),
-    "hatrpo_ob": dict(critic="central_q", baseline="ob", scheme="sequential",
-                      step="trust_region", share_params=False),
+    "mappo_ob": dict(
+        critic="central_q", baseline="ob", scheme="simultaneous", step="clip", share_params=True
+    ),
+    "happo_ob": dict(
+        critic="central_q", baseline="ob", scheme="sequential", step="clip", share_params=False
+    ),
+    "hatrpo_ob": dict(
+        critic="central_q",
+        baseline="ob",
+        scheme="sequential",
+        step="trust_region",
+        share_params=False,
+    ),
     # COMA-style actor-critic: counterfactual baseline on the same Q critic.
-    "coma": dict(critic="central_q", baseline="coma", scheme="simultaneous", step="clip",
-                 share_params=True),
+    "coma": dict(
+        critic="central_q", baseline="coma", scheme="simultaneous", step="clip", share_params=True
+    ),
 }
 
 # Off-policy learners (algos/maddpg.py): MADDPG and its decentralised-critic ablation.
@@ -242,27 +263,43 @@ def _check_choice(field_name: str, value: Any, valid: tuple[str, ...]) -> None:
 def _check_baseline_pairing(c: Config, critic: str, baseline: str) -> None:
     """GAE needs a V critic; the Q baselines (ob, coma, none) need the Q critic."""
     if baseline in V_BASELINES and critic == "central_q":
-        _fail("baseline", f"baseline {baseline!r} is computed from a V critic, not critic "
-              "'central_q'", "set critic='central_v' (or 'local_v'), or baseline to 'ob', "
-              "'coma' or 'none'")
+        _fail(
+            "baseline",
+            f"baseline {baseline!r} is computed from a V critic, not critic 'central_q'",
+            "set critic='central_v' (or 'local_v'), or baseline to 'ob', 'coma' or 'none'",
+        )
     if baseline not in V_BASELINES and critic != "central_q":
-        _fail("critic", f"baseline {baseline!r} needs the centralised Q critic, got critic "
-              f"{critic!r}", "set critic='central_q' (e.g. algo='mappo_ob'), or baseline='gae'")
+        _fail(
+            "critic",
+            f"baseline {baseline!r} needs the centralised Q critic, got critic {critic!r}",
+            "set critic='central_q' (e.g. algo='mappo_ob'), or baseline='gae'",
+        )
     if critic == "central_q" and c.recurrent:
-        _fail("recurrent", "the Q critic is feed-forward (it is evaluated on many sampled "
-              "actions per state)", "set recurrent=False, or use a V critic with baseline='gae'")
+        _fail(
+            "recurrent",
+            "the Q critic is feed-forward (it is evaluated on many sampled actions per state)",
+            "set recurrent=False, or use a V critic with baseline='gae'",
+        )
     if not isinstance(c.ob_samples, int) or isinstance(c.ob_samples, bool) or c.ob_samples < 1:
-        _fail("ob_samples", f"must be a positive integer, got {c.ob_samples!r}",
-              "use an integer >= 1 (hundreds for Gaussian policies)")
+        _fail(
+            "ob_samples",
+            f"must be a positive integer, got {c.ob_samples!r}",
+            "use an integer >= 1 (hundreds for Gaussian policies)",
+        )
     splits = c.grad_variance_splits
     if not isinstance(splits, int) or isinstance(splits, bool) or splits < 0 or splits == 1:
-        _fail("grad_variance_splits", f"must be 0 (off) or an integer >= 2, got {splits!r}",
-              "use 0, or e.g. 8")
+        _fail(
+            "grad_variance_splits",
+            f"must be 0 (off) or an integer >= 2, got {splits!r}",
+            "use 0, or e.g. 8",
+        )
     sequences = c.num_envs if c.recurrent else c.num_envs * c.rollout_length
     if splits and sequences % splits:
-        _fail("grad_variance_splits", f"{sequences} samples do not split into {splits} "
-              "minibatches", "choose a divisor of num_envs * rollout_length (of num_envs "
-              "when recurrent)")
+        _fail(
+            "grad_variance_splits",
+            f"{sequences} samples do not split into {splits} minibatches",
+            "choose a divisor of num_envs * rollout_length (of num_envs when recurrent)",
+        )
 
 
 def _check_budget(c: Config) -> tuple[int, int]:
@@ -318,9 +355,19 @@ def derive(config: Config) -> Derived:
             "set share_params=False, or use scheme='simultaneous'",
         )
 
-    for name in ("num_seeds", "total_steps", "num_envs", "rollout_length", "num_epochs",
-                 "num_minibatches", "updates_per_chunk", "hidden_dim", "num_layers",
-                 "cg_iters", "line_search_steps"):
+    for name in (
+        "num_seeds",
+        "total_steps",
+        "num_envs",
+        "rollout_length",
+        "num_epochs",
+        "num_minibatches",
+        "updates_per_chunk",
+        "hidden_dim",
+        "num_layers",
+        "cg_iters",
+        "line_search_steps",
+    ):
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
@@ -378,11 +425,23 @@ def derive_offpolicy(config: Config) -> Derived:
     c = config
     _check_choice("activation", c.activation, ACTIVATIONS)
     if c.recurrent:
-        _fail("recurrent", "MADDPG / DDPG use feed-forward actors and critics",
-              "set recurrent=False")
-    for name in ("num_seeds", "total_steps", "num_envs", "rollout_length", "updates_per_chunk",
-                 "hidden_dim", "num_layers", "buffer_size", "batch_size", "learning_starts",
-                 "gradient_steps", "ensemble_size"):
+        _fail(
+            "recurrent", "MADDPG / DDPG use feed-forward actors and critics", "set recurrent=False"
+        )
+    for name in (
+        "num_seeds",
+        "total_steps",
+        "num_envs",
+        "rollout_length",
+        "updates_per_chunk",
+        "hidden_dim",
+        "num_layers",
+        "buffer_size",
+        "batch_size",
+        "learning_starts",
+        "gradient_steps",
+        "ensemble_size",
+    ):
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
@@ -397,34 +456,61 @@ def derive_offpolicy(config: Config) -> Derived:
     if not 0.0 < c.tau <= 1.0:
         _fail("tau", f"must lie in (0, 1], got {c.tau!r}", "use e.g. 0.01 (1 copies the nets)")
     if c.share_params:
-        _fail("share_params", "MADDPG / DDPG keep one actor and one critic per agent",
-              "leave share_params unset (None)")
-    if c.infer_policies and not OFFPOLICY_ALGOS[c.algo]["centralised_critic"] and \
-            not c.centralised_critic:
-        _fail("infer_policies", "a decentralised critic Q_i(o_i, a_i) never sees the other "
-              "agents' actions, so there is nothing to infer", "use algo='maddpg'")
+        _fail(
+            "share_params",
+            "MADDPG / DDPG keep one actor and one critic per agent",
+            "leave share_params unset (None)",
+        )
+    if (
+        c.infer_policies
+        and not OFFPOLICY_ALGOS[c.algo]["centralised_critic"]
+        and not c.centralised_critic
+    ):
+        _fail(
+            "infer_policies",
+            "a decentralised critic Q_i(o_i, a_i) never sees the other "
+            "agents' actions, so there is nothing to infer",
+            "use algo='maddpg'",
+        )
     steps_per_update = c.num_envs * c.rollout_length
     if c.buffer_size < steps_per_update:
-        _fail("buffer_size", f"{c.buffer_size} cannot hold one update's "
-              f"num_envs * rollout_length = {steps_per_update} transitions",
-              f"use buffer_size >= {steps_per_update}")
+        _fail(
+            "buffer_size",
+            f"{c.buffer_size} cannot hold one update's "
+            f"num_envs * rollout_length = {steps_per_update} transitions",
+            f"use buffer_size >= {steps_per_update}",
+        )
     if c.batch_size > c.learning_starts:
-        _fail("learning_starts", f"{c.learning_starts} is smaller than batch_size="
-              f"{c.batch_size}: a batch would hold duplicates of few transitions",
-              f"use learning_starts >= {c.batch_size}")
+        _fail(
+            "learning_starts",
+            f"{c.learning_starts} is smaller than batch_size="
+            f"{c.batch_size}: a batch would hold duplicates of few transitions",
+            f"use learning_starts >= {c.batch_size}",
+        )
     if c.learning_starts > c.buffer_size:
-        _fail("learning_starts", f"{c.learning_starts} exceeds buffer_size={c.buffer_size}",
-              "use learning_starts <= buffer_size")
+        _fail(
+            "learning_starts",
+            f"{c.learning_starts} exceeds buffer_size={c.buffer_size}",
+            "use learning_starts <= buffer_size",
+        )
     _, num_updates = _check_budget(c)
     _check_output(c)
     central = OFFPOLICY_ALGOS[c.algo]["centralised_critic"]
     if c.centralised_critic is not None:
         central = bool(c.centralised_critic)
     return Derived(
-        critic="central_q" if central else "local_q", baseline="none", scheme="simultaneous",
-        step="ddpg", share_params=False, steps_per_update=steps_per_update,
-        num_updates=num_updates, num_chunks=num_updates // c.updates_per_chunk,
-        minibatch_size=c.batch_size, family="offpolicy", centralised_critic=central)
+        critic="central_q" if central else "local_q",
+        baseline="none",
+        scheme="simultaneous",
+        step="ddpg",
+        share_params=False,
+        steps_per_update=steps_per_update,
+        num_updates=num_updates,
+        num_chunks=num_updates // c.updates_per_chunk,
+        minibatch_size=c.batch_size,
+        family="offpolicy",
+        centralised_critic=central,
+    )
 
 
 # The paper's MPE tasks (Lowe et al., 2017, appendix): 2 x 64 ReLU layers, Adam lr 1e-2,
@@ -444,10 +530,26 @@ MADDPG_TASKS = {
 
 def _maddpg_preset(algo: str, env: str) -> Config:
     return Config(
-        algo=algo, env=env, total_steps=625_600, num_envs=16, rollout_length=25,
-        updates_per_chunk=4, lr=1e-2, critic_lr=1e-2, max_grad_norm=0.5, gamma=0.95,
-        hidden_dim=64, num_layers=2, activation="relu", buffer_size=1_000_000,
-        batch_size=1024, learning_starts=1024, gradient_steps=4, tau=0.01)
+        algo=algo,
+        env=env,
+        total_steps=625_600,
+        num_envs=16,
+        rollout_length=25,
+        updates_per_chunk=4,
+        lr=1e-2,
+        critic_lr=1e-2,
+        max_grad_norm=0.5,
+        gamma=0.95,
+        hidden_dim=64,
+        num_layers=2,
+        activation="relu",
+        buffer_size=1_000_000,
+        batch_size=1024,
+        learning_starts=1024,
+        gradient_steps=4,
+        tau=0.01,
+    )
+
 
 def _check_output(c: Config) -> None:
     """Checkpoint and evaluation cadence: whole chunks, since the host acts between chunks."""
@@ -460,20 +562,28 @@ def _check_output(c: Config) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             _fail(name, f"must be an integer >= 0, got {value!r}", "use 0 (off) or a positive int")
         if value % c.updates_per_chunk:
-            _fail(name, f"{value} is not a multiple of updates_per_chunk={c.updates_per_chunk} "
-                  "(the host saves and evaluates between compiled chunks)",
-                  f"use a multiple of {c.updates_per_chunk}")
+            _fail(
+                name,
+                f"{value} is not a multiple of updates_per_chunk={c.updates_per_chunk} "
+                "(the host saves and evaluates between compiled chunks)",
+                f"use a multiple of {c.updates_per_chunk}",
+            )
     import jax  # local: validating the rest of a config needs no JAX
 
     available = jax.device_count()
     devices = available if c.num_devices is None else c.num_devices
     if not isinstance(devices, int) or isinstance(devices, bool) or not 1 <= devices <= available:
-        _fail("num_devices", f"must be an integer in [1, {available}] (the devices JAX sees), "
-              f"got {c.num_devices!r}", f"use None (all {available}) or a number up to it")
+        _fail(
+            "num_devices",
+            f"must be an integer in [1, {available}] (the devices JAX sees), got {c.num_devices!r}",
+            f"use None (all {available}) or a number up to it",
+        )
     if c.num_envs % devices:
-        _fail("num_envs", f"{c.num_envs} environments do not split evenly over {devices} "
-              "devices", f"use a multiple of {devices}, or set num_devices to a divisor of "
-              f"{c.num_envs}")
+        _fail(
+            "num_envs",
+            f"{c.num_envs} environments do not split evenly over {devices} devices",
+            f"use a multiple of {devices}, or set num_devices to a divisor of {c.num_envs}",
+        )
 
 
 # Named configurations. Sources are given where hyperparameters follow a paper.
@@ -487,8 +597,15 @@ presets: dict[str, Config] = {
     # HATRPO: Kuba et al., ICLR 2022 (HARL configs): delta 0.01, 10 CG iterations,
     # damping 0.1, 10 line-search steps, accept ratio 0.5, backtrack coefficient 0.8.
     "hatrpo": Config(
-        algo="hatrpo", kl_threshold=0.01, cg_iters=10, cg_damping=0.1, line_search_steps=10,
-        accept_ratio=0.5, backtrack_coef=0.8, num_epochs=5, num_minibatches=1,
+        algo="hatrpo",
+        kl_threshold=0.01,
+        cg_iters=10,
+        cg_damping=0.1,
+        line_search_steps=10,
+        accept_ratio=0.5,
+        backtrack_coef=0.8,
+        num_epochs=5,
+        num_minibatches=1,
     ),
 }
 # Optimal baseline (Kuba et al., NeurIPS 2021): the base presets with a Q critic and OB.

@@ -76,10 +76,9 @@ def make_head(discrete: bool) -> CategoricalHead | GaussianHead:
     return CategoricalHead() if discrete else GaussianHead()
 
 
-
-
-def gumbel_softmax(key: Array, logits: Array, mask: Array, temperature: float,
-                   hard: bool = False) -> Array:
+def gumbel_softmax(
+    key: Array, logits: Array, mask: Array, temperature: float, hard: bool = False
+) -> Array:
     """A relaxed one-hot sample `[..., U]` from `softmax((logits + g) / temperature)`.
 
     `g` is standard Gumbel noise; masked actions get probability zero. With `hard`, the

@@ -34,8 +34,11 @@ def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
         run_dir = config.out
     if run_dir is None:
         name = "{}_{}_s{}_{}".format(
-            config.algo, re.sub(r"[^A-Za-z0-9_.-]", "-", config.env), config.seed,
-            time.strftime("%Y%m%d-%H%M%S"))
+            config.algo,
+            re.sub(r"[^A-Za-z0-9_.-]", "-", config.env),
+            config.seed,
+            time.strftime("%Y%m%d-%H%M%S"),
+        )
         run_dir = Path(DEFAULT_RUNS_DIR) / name
         suffix = 1
         while run_dir.exists():
@@ -43,8 +46,10 @@ def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
             suffix += 1
     path = Path(run_dir)
     if path.exists() and any(path.iterdir()):
-        raise ValueError(f"Config.out: run directory {str(path)!r} already holds files. "
-                         "Fix: choose another directory (or delete that one)")
+        raise ValueError(
+            f"Config.out: run directory {str(path)!r} already holds files. "
+            "Fix: choose another directory (or delete that one)"
+        )
     path.mkdir(parents=True, exist_ok=True)
     (path / CONFIG_FILE).write_text(config.to_json())
     return path
@@ -53,15 +58,15 @@ def make_run_dir(config: Config, run_dir: str | Path | None = None) -> Path:
 class MetricsWriter:
     """Appends one CSV row per logged update and seed, flushed after every chunk."""
 
-    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec,
-                 start_update: int = 0):
+    def __init__(self, run_dir: Path, config: Config, spec: MultiAgentSpec, start_update: int = 0):
         self.path = run_dir / METRICS_FILE
         self.config = config
         self.agents = spec.agents
         self._file = None
         self._writer: Any = None
-        self.sinks = ScalarSinks(run_dir, config) if (
-            config.tensorboard or config.wandb_project) else None
+        self.sinks = (
+            ScalarSinks(run_dir, config) if (config.tensorboard or config.wandb_project) else None
+        )
         if start_update and self.path.exists():
             self._truncate(start_update)
 
@@ -90,8 +95,9 @@ class MetricsWriter:
                 names.extend(f"{key}/{agent}" for agent in self.agents)
         return names
 
-    def write_chunk(self, metrics: dict[str, np.ndarray], first_update: int,
-                    steps_per_update: int) -> None:
+    def write_chunk(
+        self, metrics: dict[str, np.ndarray], first_update: int, steps_per_update: int
+    ) -> None:
         """`metrics`: name -> `[num_seeds, updates_in_chunk]` or `[..., A]`."""
         returns = episode_returns(metrics)
         if self.sinks is not None:
@@ -104,8 +110,12 @@ class MetricsWriter:
         for seed in range(num_seeds):
             for u in range(num_updates):
                 update = first_update + u + 1
-                row: list[Any] = [self.config.seed + seed, update, update * steps_per_update,
-                                  returns[seed, u]]
+                row: list[Any] = [
+                    self.config.seed + seed,
+                    update,
+                    update * steps_per_update,
+                    returns[seed, u],
+                ]
                 for _, value in sorted(metrics.items()):
                     if value.ndim == 2:
                         row.append(value[seed, u])
@@ -131,20 +141,31 @@ class ScalarSinks:
             try:
                 from tensorboardX import SummaryWriter
             except ImportError:
-                raise ImportError("Config.tensorboard needs tensorboardX: "
-                                  'pip install "harlax[tb]"') from None
+                raise ImportError(
+                    'Config.tensorboard needs tensorboardX: pip install "harlax[tb]"'
+                ) from None
             self.tb = SummaryWriter(str(run_dir / TENSORBOARD_DIR))
         if config.wandb_project:
             try:
                 import wandb
             except ImportError:
-                raise ImportError("Config.wandb_project needs wandb: "
-                                  'pip install "harlax[wandb]"') from None
-            self.wandb = wandb.init(project=config.wandb_project, config=config.to_dict(),
-                                    dir=str(run_dir), name=run_dir.name)
+                raise ImportError(
+                    'Config.wandb_project needs wandb: pip install "harlax[wandb]"'
+                ) from None
+            self.wandb = wandb.init(
+                project=config.wandb_project,
+                config=config.to_dict(),
+                dir=str(run_dir),
+                name=run_dir.name,
+            )
 
-    def write(self, metrics: dict[str, np.ndarray], returns: np.ndarray, first_update: int,
-              steps_per_update: int) -> None:
+    def write(
+        self,
+        metrics: dict[str, np.ndarray],
+        returns: np.ndarray,
+        first_update: int,
+        steps_per_update: int,
+    ) -> None:
         scalars = {k: v for k, v in metrics.items() if v.ndim == 2}
         scalars["episode_return"] = returns
         for u in range(returns.shape[1]):
@@ -191,8 +212,7 @@ def episode_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
 def save_params(run_dir: Path, params: dict[str, Any]) -> Path:
     """Write the final parameters (leading seed axis) as flax msgpack."""
     path = run_dir / PARAMS_FILE
-    path.write_bytes(serialization.msgpack_serialize(
-        serialization.to_state_dict(params)))
+    path.write_bytes(serialization.msgpack_serialize(serialization.to_state_dict(params)))
     return path
 
 
@@ -207,15 +227,16 @@ class ProgressBar:
     def __init__(self, total_steps: int, enabled: bool = True):
         self.enabled = enabled
         self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(),
+            TextColumn("[bold]train"),
+            BarColumn(),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
             TextColumn("{task.fields[sps]:,.0f} steps/s"),
             TextColumn("return {task.fields[ret]:.3f}"),
-            TimeElapsedColumn(), TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
             disable=not enabled,
         )
-        self.task = self.progress.add_task("train", total=total_steps, sps=0.0,
-                                           ret=float("nan"))
+        self.task = self.progress.add_task("train", total=total_steps, sps=0.0, ret=float("nan"))
 
     def __enter__(self) -> ProgressBar:
         self.progress.__enter__()
@@ -225,5 +246,4 @@ class ProgressBar:
         self.progress.__exit__(*exc)
 
     def update(self, steps: int, steps_per_second: float, episode_return: float) -> None:
-        self.progress.update(self.task, completed=steps, sps=steps_per_second,
-                             ret=episode_return)
+        self.progress.update(self.task, completed=steps, sps=steps_per_second, ret=episode_return)

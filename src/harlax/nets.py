@@ -27,15 +27,17 @@ ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
 
 
 def _dense(features: int, scale: float = float(np.sqrt(2.0))) -> nn.Dense:
-    return nn.Dense(features, kernel_init=orthogonal(scale),
-                    bias_init=nn.initializers.zeros)
+    return nn.Dense(features, kernel_init=orthogonal(scale), bias_init=nn.initializers.zeros)
 
 
 class ScannedGRU(nn.Module):
     """A GRU cell scanned over time; the carry is zeroed where `first` is set."""
 
     @functools.partial(
-        nn.scan, variable_broadcast="params", in_axes=0, out_axes=0,
+        nn.scan,
+        variable_broadcast="params",
+        in_axes=0,
+        out_axes=0,
         split_rngs={"params": False},
     )
     @nn.compact
@@ -80,12 +82,14 @@ class ActorNet(nn.Module):
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
         hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, self.recurrent)(
-            hidden, x, first)
+            hidden, x, first
+        )
         out = _dense(self.action_dim, 0.01)(h)
         if self.discrete:
             return hidden, out
-        log_std = self.param("log_std", nn.initializers.constant(self.log_std_init),
-                             (self.action_dim,))
+        log_std = self.param(
+            "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+        )
         return hidden, jnp.concatenate([out, jnp.broadcast_to(log_std, out.shape)], axis=-1)
 
 
@@ -100,7 +104,8 @@ class ValueNet(nn.Module):
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
         hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, self.recurrent)(
-            hidden, x, first)
+            hidden, x, first
+        )
         return hidden, _dense(1, 1.0)(h)[..., 0]
 
 
@@ -118,14 +123,18 @@ class AgentNet:
         if not self.shared:
             return x
         one_hot = jax.nn.one_hot(agent_index, self.num_agents, dtype=x.dtype)
-        return jnp.concatenate([x, jnp.broadcast_to(one_hot, x.shape[:-1] + one_hot.shape)],
-                               axis=-1)
+        return jnp.concatenate(
+            [x, jnp.broadcast_to(one_hot, x.shape[:-1] + one_hot.shape)], axis=-1
+        )
 
     def init(self, key: Array) -> PyTree:
         """Parameters: unbatched if shared, else stacked `[A, ...]`."""
         width = self.input_dim + (self.num_agents if self.shared else 0)
-        dummy = (jnp.zeros((1, self.hidden_size)), jnp.zeros((1, 1, width)),
-                 jnp.zeros((1, 1), bool))
+        dummy = (
+            jnp.zeros((1, self.hidden_size)),
+            jnp.zeros((1, 1, width)),
+            jnp.zeros((1, 1), bool),
+        )
         if self.shared:
             return self.module.init(key, *dummy)
         keys = jax.random.split(key, self.num_agents)
@@ -135,23 +144,28 @@ class AgentNet:
         """Zero hidden state `[batch, A, H]`."""
         return jnp.zeros((batch, self.num_agents, self.hidden_size))
 
-    def apply_one(self, params: PyTree, agent_index: Array, hidden: Array, x: Array,
-                  first: Array) -> tuple[Array, Array]:
+    def apply_one(
+        self, params: PyTree, agent_index: Array, hidden: Array, x: Array, first: Array
+    ) -> tuple[Array, Array]:
         """One agent's (unbatched) parameters on `x [T, N, D]`, `hidden [N, H]`."""
         return self.module.apply(params, hidden, self._input(agent_index, x), first)
 
-    def apply_group(self, params: PyTree, agent_indices: Array, hidden: Array, x: Array,
-                    first: Array) -> tuple[Array, Array]:
+    def apply_group(
+        self, params: PyTree, agent_indices: Array, hidden: Array, x: Array, first: Array
+    ) -> tuple[Array, Array]:
         """One parameter set for K agents: `x [K, T, N, D]`, `hidden [K, N, H]`."""
         return jax.vmap(self.apply_one, in_axes=(None, 0, 0, 0, None))(
-            params, agent_indices, hidden, x, first)
+            params, agent_indices, hidden, x, first
+        )
 
-    def apply_all(self, params: PyTree, hidden: Array, x: Array,
-                  first: Array) -> tuple[Array, Array]:
+    def apply_all(
+        self, params: PyTree, hidden: Array, x: Array, first: Array
+    ) -> tuple[Array, Array]:
         """All agents: `x [A, T, N, D]`, `hidden [A, N, H]` -> out `[A, T, N, ...]`."""
         in_axes = (None if self.shared else 0, 0, 0, 0, None)
         return jax.vmap(self.apply_one, in_axes=in_axes)(
-            params, jnp.arange(self.num_agents), hidden, x, first)
+            params, jnp.arange(self.num_agents), hidden, x, first
+        )
 
     def agent_params(self, params: PyTree, index: Array) -> PyTree:
         """Agent `index`'s parameters (dynamic gather; shared params are returned as is)."""
@@ -163,12 +177,21 @@ class AgentNet:
 def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[AgentNet, AgentNet]:
     """Actor and critic `AgentNet`s for an environment spec and a Config."""
     hidden = config.hidden_dim if config.recurrent else 0
-    actor = ActorNet(action_dim=spec.action_dim, discrete=spec.discrete,
-                     hidden_dim=config.hidden_dim, num_layers=config.num_layers,
-                     activation=config.activation, recurrent=config.recurrent,
-                     log_std_init=config.log_std_init)
-    critic = ValueNet(hidden_dim=config.hidden_dim, num_layers=config.num_layers,
-                      activation=config.activation, recurrent=config.recurrent)
+    actor = ActorNet(
+        action_dim=spec.action_dim,
+        discrete=spec.discrete,
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        activation=config.activation,
+        recurrent=config.recurrent,
+        log_std_init=config.log_std_init,
+    )
+    critic = ValueNet(
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        activation=config.activation,
+        recurrent=config.recurrent,
+    )
     critic_input = spec.state_dim if central_critic else spec.obs_dim
     return (
         AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden),
@@ -192,7 +215,8 @@ class QNet(nn.Module):
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
         hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, False)(
-            hidden, x, first)
+            hidden, x, first
+        )
         return hidden, _dense(self.num_actions, 1.0)(h)
 
 
@@ -206,8 +230,9 @@ def q_input(state: Array, action: Array, num_actions: int, discrete: bool) -> Ar
     if discrete:
         action = jax.nn.one_hot(action, num_actions, dtype=state.dtype)
     num_agents = action.shape[-2]
-    joint = jnp.broadcast_to(action[..., None, :, :],
-                             action.shape[:-2] + (num_agents,) + action.shape[-2:])
+    joint = jnp.broadcast_to(
+        action[..., None, :, :], action.shape[:-2] + (num_agents,) + action.shape[-2:]
+    )
     if discrete:
         joint = joint * (1.0 - jnp.eye(num_agents, dtype=state.dtype))[..., None]
     joint = joint.reshape(joint.shape[:-2] + (-1,))
@@ -221,8 +246,7 @@ def apply_q(critic: AgentNet, params: PyTree, x: Array) -> Array:
     lead, a = x.shape[:-2], x.shape[-2]
     flat = jnp.moveaxis(x.reshape((-1, a, x.shape[-1])), 1, 0)[:, None]  # [A, 1, N, D]
     n = flat.shape[2]
-    _, out = critic.apply_all(params, jnp.zeros((a, n, 0), x.dtype), flat,
-                              jnp.zeros((1, n), bool))
+    _, out = critic.apply_all(params, jnp.zeros((a, n, 0), x.dtype), flat, jnp.zeros((1, n), bool))
     out = jnp.moveaxis(out[:, 0], 0, 1)  # [N, A, ...]
     return out.reshape(lead + out.shape[1:])
 
@@ -230,11 +254,19 @@ def apply_q(critic: AgentNet, params: PyTree, x: Array) -> Array:
 def make_q_critic(spec, config) -> AgentNet:
     """The centralised Q critic (feed-forward, one parameter set with the agent id)."""
     if spec.discrete:
-        module = QNet(num_actions=spec.action_dim, hidden_dim=config.hidden_dim,
-                      num_layers=config.num_layers, activation=config.activation)
+        module = QNet(
+            num_actions=spec.action_dim,
+            hidden_dim=config.hidden_dim,
+            num_layers=config.num_layers,
+            activation=config.activation,
+        )
     else:
-        module = ValueNet(hidden_dim=config.hidden_dim, num_layers=config.num_layers,
-                          activation=config.activation, recurrent=False)
+        module = ValueNet(
+            hidden_dim=config.hidden_dim,
+            num_layers=config.num_layers,
+            activation=config.activation,
+            recurrent=False,
+        )
     input_dim = spec.state_dim + spec.num_agents * spec.action_dim
     return AgentNet(module, spec.num_agents, True, input_dim, 0)
 
@@ -251,13 +283,24 @@ def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, A
     (categorical logits or Gaussian mean and log-std). With policy ensembles the actors are
     stacked over `A * K` (agent i's sub-policy k at index `i * K + k`).
     """
-    actor = ActorNet(action_dim=spec.action_dim, discrete=True, hidden_dim=config.hidden_dim,
-                     num_layers=config.num_layers, activation=config.activation)
-    critic = ValueNet(hidden_dim=config.hidden_dim, num_layers=config.num_layers,
-                      activation=config.activation)
-    approx = ActorNet(action_dim=spec.action_dim, discrete=spec.discrete,
-                      hidden_dim=config.hidden_dim, num_layers=config.num_layers,
-                      activation=config.activation, log_std_init=config.log_std_init)
+    actor = ActorNet(
+        action_dim=spec.action_dim,
+        discrete=True,
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        activation=config.activation,
+    )
+    critic = ValueNet(
+        hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation
+    )
+    approx = ActorNet(
+        action_dim=spec.action_dim,
+        discrete=spec.discrete,
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        activation=config.activation,
+        log_std_init=config.log_std_init,
+    )
     a, u = spec.num_agents, spec.action_dim
     critic_dim = spec.state_dim + a * u if central else spec.obs_dim + u
     return (
@@ -268,6 +311,13 @@ def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, A
 
 
 __all__: Sequence[str] = [
-    "ActorNet", "ValueNet", "QNet", "AgentNet", "make_nets", "make_q_critic", "q_input",
-    "apply_q", "make_maddpg_nets",
+    "ActorNet",
+    "ValueNet",
+    "QNet",
+    "AgentNet",
+    "make_nets",
+    "make_q_critic",
+    "q_input",
+    "apply_q",
+    "make_maddpg_nets",
 ]

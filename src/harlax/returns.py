@@ -46,8 +46,9 @@ def compute_gae(
         advantage = delta + gamma * gae_lambda * cont * advantage
         return advantage, advantage
 
-    _, advantages = jax.lax.scan(backward, jnp.zeros_like(last_value), (deltas, carry_on),
-                                 reverse=True)
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(last_value), (deltas, carry_on), reverse=True
+    )
     return advantages, advantages + values
 
 

@@ -40,8 +40,15 @@ def make_value_fn(critic: AgentNet, central: bool) -> Callable:
     return value
 
 
-def make_rollout(env, actor: AgentNet, critic: AgentNet, head, central: bool,
-                 num_steps: int, q_value: Callable | None = None) -> Callable:
+def make_rollout(
+    env,
+    actor: AgentNet,
+    critic: AgentNet,
+    head,
+    central: bool,
+    num_steps: int,
+    q_value: Callable | None = None,
+) -> Callable:
     """`rollout(actor_params, critic_params, runner, key) -> (runner, Transition [T, B, ...],
     last_value [B, A])`.
 
@@ -58,47 +65,66 @@ def make_rollout(env, actor: AgentNet, critic: AgentNet, head, central: bool,
         num_envs = runner.first.shape[0]
         key_act, key_env = jax.random.split(key)
         actor_hidden, out = actor.apply_all(
-            actor_params, jnp.swapaxes(runner.actor_hidden, 0, 1),
-            agent_major(observation.obs), runner.first[None])
+            actor_params,
+            jnp.swapaxes(runner.actor_hidden, 0, 1),
+            agent_major(observation.obs),
+            runner.first[None],
+        )
         out = batch_major(out)
         action = head.sample(key_act, out, observation.avail)
         log_prob = head.log_prob(out, observation.avail, action)
         if q_value is None:
-            value, critic_hidden = value_fn(critic_params, runner.critic_hidden, observation,
-                                            runner.first)
+            value, critic_hidden = value_fn(
+                critic_params, runner.critic_hidden, observation, runner.first
+            )
         else:
             value = q_value(*params, observation, action, None)
             critic_hidden = runner.critic_hidden
-        env_state, info = batched_step(jax.random.split(key_env, num_envs), runner.env_state,
-                                       action)
+        env_state, info = batched_step(
+            jax.random.split(key_env, num_envs), runner.env_state, action
+        )
         # The value of the true final observation, for bootstrapping on truncation.
         if q_value is None:
-            bootstrap_value, _ = value_fn(critic_params, critic_hidden, info.final,
-                                          jnp.zeros_like(runner.first))
+            bootstrap_value, _ = value_fn(
+                critic_params, critic_hidden, info.final, jnp.zeros_like(runner.first)
+            )
         else:
             bootstrap_value = q_value(*params, info.final, None, jax.random.fold_in(key, 1))
         done = info.terminated | info.truncated
         transition = Transition(
-            obs=observation, first=runner.first, action=action, log_prob=log_prob,
-            value=value, reward=info.reward, terminated=info.terminated,
-            truncated=info.truncated, bootstrap_value=bootstrap_value,
-            episode_return=info.episode_return, episode_done=done,
+            obs=observation,
+            first=runner.first,
+            action=action,
+            log_prob=log_prob,
+            value=value,
+            reward=info.reward,
+            terminated=info.terminated,
+            truncated=info.truncated,
+            bootstrap_value=bootstrap_value,
+            episode_return=info.episode_return,
+            episode_done=done,
         )
-        next_runner = RunnerState(env_state=env_state, first=done,
-                                  actor_hidden=jnp.swapaxes(actor_hidden, 0, 1),
-                                  critic_hidden=critic_hidden)
+        next_runner = RunnerState(
+            env_state=env_state,
+            first=done,
+            actor_hidden=jnp.swapaxes(actor_hidden, 0, 1),
+            critic_hidden=critic_hidden,
+        )
         return next_runner, transition
 
     def rollout(actor_params: PyTree, critic_params: PyTree, runner: RunnerState, key: Array):
         params = (actor_params, critic_params)
         runner, transitions = jax.lax.scan(
-            lambda r, k: step(params, r, k), runner, jax.random.split(key, num_steps))
+            lambda r, k: step(params, r, k), runner, jax.random.split(key, num_steps)
+        )
         if q_value is None:
-            last_value, _ = value_fn(critic_params, runner.critic_hidden,
-                                     runner.env_state.observation, runner.first)
+            last_value, _ = value_fn(
+                critic_params, runner.critic_hidden, runner.env_state.observation, runner.first
+            )
         else:
-            last_value = q_value(*params, runner.env_state.observation, None,
-                                 jax.random.fold_in(key, 1))
+            last_value = q_value(
+                *params, runner.env_state.observation, None, jax.random.fold_in(key, 1)
+            )
         return runner, transitions, last_value
 
     return rollout

@@ -74,12 +74,20 @@ def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
         from harlax.algos.maddpg import MADDPGLearner
 
         offpolicy = MADDPGLearner(config, derived, env)
-        return TrainProgram(config, derived, env, offpolicy, offpolicy.init,
-                            lambda state: jax.lax.scan(lambda s, _: offpolicy.update(s), state,
-                                                       None, length=config.updates_per_chunk))
+        return TrainProgram(
+            config,
+            derived,
+            env,
+            offpolicy,
+            offpolicy.init,
+            lambda state: jax.lax.scan(
+                lambda s, _: offpolicy.update(s), state, None, length=config.updates_per_chunk
+            ),
+        )
     spec = env.spec
-    actor, critic = make_nets(spec, config, derived.share_params,
-                              central_critic=derived.critic == "central_v")
+    actor, critic = make_nets(
+        spec, config, derived.share_params, central_critic=derived.critic == "central_v"
+    )
     if derived.critic == "central_q":
         critic = make_q_critic(spec, config)
     learner = OnPolicyLearner(config, derived, env, actor, critic, make_head(spec.discrete))
@@ -91,18 +99,26 @@ def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
         actor_opt, critic_opt = learner.init_opt_states(actor_params, critic_params)
         env_state = jax.vmap(env.reset)(jax.random.split(env_key, config.num_envs))
         runner = RunnerState(
-            env_state=env_state, first=jnp.ones(config.num_envs, bool),
+            env_state=env_state,
+            first=jnp.ones(config.num_envs, bool),
             actor_hidden=actor.initial_hidden(config.num_envs),
-            critic_hidden=critic.initial_hidden(config.num_envs))
+            critic_hidden=critic.initial_hidden(config.num_envs),
+        )
         return LearnerState(
-            actor_params=actor_params, critic_params=critic_params,
-            actor_opt_state=actor_opt, critic_opt_state=critic_opt,
-            value_norm=returns.value_norm_init(), runner=runner, key=state_key,
-            update=jnp.zeros((), jnp.int32))
+            actor_params=actor_params,
+            critic_params=critic_params,
+            actor_opt_state=actor_opt,
+            critic_opt_state=critic_opt,
+            value_norm=returns.value_norm_init(),
+            runner=runner,
+            key=state_key,
+            update=jnp.zeros((), jnp.int32),
+        )
 
     def run_chunk(state: LearnerState) -> tuple[LearnerState, dict]:
-        return jax.lax.scan(lambda s, _: learner.update(s), state, None,
-                            length=config.updates_per_chunk)
+        return jax.lax.scan(
+            lambda s, _: learner.update(s), state, None, length=config.updates_per_chunk
+        )
 
     return TrainProgram(config, derived, env, learner, init, run_chunk)
 
@@ -133,15 +149,27 @@ def compile_checked(program: TrainProgram, mesh: jax.sharding.Mesh):
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(program.config))
     shardings, full = state_shardings(like, mesh), replicated(mesh)
     init = jax.jit(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
-    run_chunk = jax.jit(jax.vmap(chunk), in_shardings=(shardings,),
-                        out_shardings=(shardings, full, full), donate_argnums=0)
+    run_chunk = jax.jit(
+        jax.vmap(chunk),
+        in_shardings=(shardings,),
+        out_shardings=(shardings, full, full),
+        donate_argnums=0,
+    )
     return init, run_chunk, shardings
 
 
 # Output-only fields: they do not change the compiled program, so runs that differ only
 # in these (a run and its resumption, a sweep's seeds) share one compilation.
-_OUTPUT_FIELDS = ("out", "progress", "checkpoint_every", "keep_checkpoints", "eval_every",
-                  "eval_episodes", "final_eval_episodes", "seed")
+_OUTPUT_FIELDS = (
+    "out",
+    "progress",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_every",
+    "eval_episodes",
+    "final_eval_episodes",
+    "seed",
+)
 _COMPILED: dict[str, tuple] = {}
 
 
@@ -162,8 +190,12 @@ def compiled(config: Config) -> tuple[TrainProgram, Callable, Callable, PyTree]:
     return program, *functions
 
 
-def train(config: Config, run_dir: str | Path | None = None, write: bool = True,
-          stop_after: int | None = None) -> TrainResult:
+def train(
+    config: Config,
+    run_dir: str | Path | None = None,
+    write: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
     """Train `config.num_seeds` seeds in one program; log, evaluate, checkpoint, and write
     the run directory (see `harlax.logging`).
 
@@ -177,8 +209,10 @@ def train(config: Config, run_dir: str | Path | None = None, write: bool = True,
         from jax.experimental import multihost_utils
 
         if run_dir is None and config.out is None:
-            raise ValueError("Config.out: a multi-process run needs an explicit run directory "
-                             "on a filesystem all processes share. Fix: set out")
+            raise ValueError(
+                "Config.out: a multi-process run needs an explicit run directory "
+                "on a filesystem all processes share. Fix: set out"
+            )
         if is_main_process():
             directory = make_run_dir(config, run_dir)
         multihost_utils.sync_global_devices("harlax: run directory")
@@ -209,23 +243,28 @@ def resume(run_dir: str | Path, stop_after: int | None = None) -> TrainResult:
     return _run(config, directory, state, update, stop_after)
 
 
-def _run(config: Config, directory: Path | None, state: LearnerState | None,
-         start_update: int, stop_after: int | None) -> TrainResult:
+def _run(
+    config: Config,
+    directory: Path | None,
+    state: LearnerState | None,
+    start_update: int,
+    stop_after: int | None,
+) -> TrainResult:
     """The host loop: dispatch chunks, and between them log, check, evaluate and save."""
     program, init, run_chunk, shardings = compiled(config)
     derived = program.derived
     per_chunk = config.updates_per_chunk
     if stop_after is not None and (stop_after < 1 or stop_after % per_chunk):
-        raise ValueError(f"stop_after={stop_after} must be a positive multiple of "
-                         f"updates_per_chunk={per_chunk}")
+        raise ValueError(
+            f"stop_after={stop_after} must be a positive multiple of updates_per_chunk={per_chunk}"
+        )
     end_update = derived.num_updates
     if stop_after is not None:
         end_update = min(end_update, start_update + stop_after)
     writer = checkpointer = None
     main = is_main_process()  # only process 0 writes files; all take part in checkpoints
     if directory is not None:
-        writer = MetricsWriter(directory, config, program.env.spec, start_update) if main \
-            else None
+        writer = MetricsWriter(directory, config, program.env.spec, start_update) if main else None
         checkpointer = Checkpointer(directory, config.keep_checkpoints)
     evaluation = None
     if config.eval_every:
@@ -243,8 +282,11 @@ def _run(config: Config, directory: Path | None, state: LearnerState | None,
         if writer is not None:
             writer.write_chunk(host, chunk * per_chunk, derived.steps_per_update)
         done_steps = (chunk + 1) * per_chunk * derived.steps_per_update
-        bar.update(done_steps, (done_steps - start_steps) / (time.perf_counter() - start),
-                   _latest_return(host))
+        bar.update(
+            done_steps,
+            (done_steps - start_steps) / (time.perf_counter() - start),
+            _latest_return(host),
+        )
 
     start_steps = start_update * derived.steps_per_update
     try:
@@ -262,7 +304,8 @@ def _run(config: Config, directory: Path | None, state: LearnerState | None,
                 done = (chunk + 1) * per_chunk
                 save = checkpointer is not None and (
                     done == end_update
-                    or (config.checkpoint_every and done % config.checkpoint_every == 0))
+                    or (config.checkpoint_every and done % config.checkpoint_every == 0)
+                )
                 evaluate_now = evaluation is not None and done % config.eval_every == 0
                 if save or evaluate_now or done == end_update:
                     # Only a checked state is saved or evaluated.
@@ -280,14 +323,25 @@ def _run(config: Config, directory: Path | None, state: LearnerState | None,
             checkpointer.close()
         if writer is not None:
             writer.close()
-    metrics = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} \
-        if chunks else {}
-    params = jax.device_get({"actor": state.actor_params, "critic": state.critic_params,
-                             "value_norm": state.value_norm._asdict()})
+    metrics = (
+        {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
+    )
+    params = jax.device_get(
+        {
+            "actor": state.actor_params,
+            "critic": state.critic_params,
+            "value_norm": state.value_norm._asdict(),
+        }
+    )
     if directory is not None and main:
         save_params(directory, params)
-    return TrainResult(params=params, metrics=metrics, config=config, run_dir=directory,
-                       evaluation=None if evaluation is None else evaluation.summary())
+    return TrainResult(
+        params=params,
+        metrics=metrics,
+        config=config,
+        run_dir=directory,
+        evaluation=None if evaluation is None else evaluation.summary(),
+    )
 
 
 def _latest_return(host_metrics: dict[str, np.ndarray]) -> float:

@@ -16,7 +16,8 @@ BATCH_AXIS = 2  # leaves are [K agents, T time, N sequences, ...]
 def flatten_time(batch: PyTree) -> PyTree:
     """`[K, T, N, ...]` -> `[K, 1, T*N, ...]`: independent samples for feed-forward nets."""
     return jax.tree.map(
-        lambda x: x.reshape((x.shape[0], 1, x.shape[1] * x.shape[2]) + x.shape[3:]), batch)
+        lambda x: x.reshape((x.shape[0], 1, x.shape[1] * x.shape[2]) + x.shape[3:]), batch
+    )
 
 
 def split_minibatches(key: Array, batch: PyTree, num_minibatches: int) -> PyTree:
@@ -56,5 +57,6 @@ def minibatch_epochs(
         return jax.lax.scan(sgd_step, carry, minibatches)
 
     (params, opt_state), metrics = jax.lax.scan(
-        epoch, (params, opt_state), jax.random.split(key, num_epochs))
+        epoch, (params, opt_state), jax.random.split(key, num_epochs)
+    )
     return params, opt_state, jax.tree.map(jnp.mean, metrics)

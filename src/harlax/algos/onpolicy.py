@@ -76,15 +76,15 @@ def make_optimizer(lr: float, config: Config, derived: Derived, steps_per_update
     """Adam with gradient clipping, optionally with linear learning-rate decay to 0."""
     if config.anneal_lr:
         lr = optax.linear_schedule(lr, 0.0, derived.num_updates * steps_per_update)
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
-                       optax.adam(lr, eps=1e-5))
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
 
 
 class OnPolicyLearner:
     """Builds the pure functions of the on-policy learner for one Config."""
 
-    def __init__(self, config: Config, derived: Derived, env, actor: AgentNet,
-                 critic: AgentNet, head):
+    def __init__(
+        self, config: Config, derived: Derived, env, actor: AgentNet, critic: AgentNet, head
+    ):
         self.config, self.derived = config, derived
         self.env, self.actor, self.critic, self.head = env, actor, critic, head
         self.num_agents = env.spec.num_agents
@@ -94,11 +94,24 @@ class OnPolicyLearner:
         self.critic_tx = make_optimizer(config.critic_lr, config, derived, sgd_steps)
         self.q_critic = None
         if derived.critic == "central_q":
-            self.q_critic = QCritic(actor, critic, head, env.spec.action_dim, derived.baseline,
-                                    config.ob_samples, config.value_norm)
-        self.rollout = make_rollout(env, actor, critic, head, self.central,
-                                    config.rollout_length,
-                                    q_value=self.q_critic.value if self.q_critic else None)
+            self.q_critic = QCritic(
+                actor,
+                critic,
+                head,
+                env.spec.action_dim,
+                derived.baseline,
+                config.ob_samples,
+                config.value_norm,
+            )
+        self.rollout = make_rollout(
+            env,
+            actor,
+            critic,
+            head,
+            self.central,
+            config.rollout_length,
+            q_value=self.q_critic.value if self.q_critic else None,
+        )
 
     # ------------------------------------------------------------------ init
     def init_opt_states(self, actor_params: PyTree, critic_params: PyTree):
@@ -108,8 +121,9 @@ class OnPolicyLearner:
     # ------------------------------------------------------------------ policy pieces
     def policy_out(self, params: PyTree, agent_index: Array, batch: PolicyBatch) -> Array:
         """Network outputs `[K, T, N, ...]` of one parameter set for K agents."""
-        _, out = self.actor.apply_group(params, agent_index, batch.init_hidden[:, 0],
-                                        batch.obs, batch.first[0])
+        _, out = self.actor.apply_group(
+            params, agent_index, batch.init_hidden[:, 0], batch.obs, batch.first[0]
+        )
         return out
 
     def clip_loss(self, params, agent_index, batch: PolicyBatch):
@@ -135,9 +149,10 @@ class OnPolicyLearner:
         if self.derived.step == "clip":
             loss = lambda p, mb: self.clip_loss(p, agent_index, mb)
             params, opt_state, metrics = minibatch_epochs(
-                key, params, opt_state, batch, loss, self.actor_tx, c.num_epochs,
-                c.num_minibatches)
+                key, params, opt_state, batch, loss, self.actor_tx, c.num_epochs, c.num_minibatches
+            )
         else:
+
             def log_prob(p):
                 out = self.policy_out(p, agent_index, batch)
                 return out, self.head.log_prob(out, batch.avail, batch.action)
@@ -151,10 +166,21 @@ class OnPolicyLearner:
                 return jnp.mean(self.head.kl(old_out, out, batch.avail))
 
             params, info = trust_region_step(
-                params, surrogate, mean_kl, c.kl_threshold, c.cg_iters, c.cg_damping,
-                c.line_search_steps, c.accept_ratio, c.backtrack_coef)
-            metrics = {"step_fraction": info.fraction, "step_accepted": info.accepted,
-                       "improvement": info.improvement}
+                params,
+                surrogate,
+                mean_kl,
+                c.kl_threshold,
+                c.cg_iters,
+                c.cg_damping,
+                c.line_search_steps,
+                c.accept_ratio,
+                c.backtrack_coef,
+            )
+            metrics = {
+                "step_fraction": info.fraction,
+                "step_accepted": info.accepted,
+                "improvement": info.improvement,
+            }
         new_out = self.policy_out(params, agent_index, batch)
         new_log_prob = self.head.log_prob(new_out, batch.avail, batch.action)
         metrics["kl"] = jnp.mean(self.head.kl(old_out, new_out, batch.avail))
@@ -163,35 +189,39 @@ class OnPolicyLearner:
     def _update_one_agent(self, params, opt_state, batch: PolicyBatch, agent_index, key):
         """`update_policy` on one agent's `[1, T, N]` batch; log-probs come back `[1, T, N]`."""
         params, opt_state, new_log_prob, metrics = self.update_policy(
-            params, opt_state, prepare(batch, self.config.recurrent), agent_index, key)
+            params, opt_state, prepare(batch, self.config.recurrent), agent_index, key
+        )
         return params, opt_state, new_log_prob.reshape(batch.advantage.shape), metrics
 
     def update_actor(self, params, opt_state, batch: PolicyBatch, key):
         """All agents' policy update by the configured scheme; per-agent metrics `[A]`."""
         a = self.num_agents
         if self.derived.scheme == "sequential":
-            return sequential_update(key, params, opt_state, batch, self._update_one_agent,
-                                     self.config.fixed_order)
+            return sequential_update(
+                key, params, opt_state, batch, self._update_one_agent, self.config.fixed_order
+            )
         batch = prepare(batch, self.config.recurrent)
         if self.actor.shared:
             params, opt_state, _, metrics = self.update_policy(
-                params, opt_state, batch, jnp.arange(a), key)
+                params, opt_state, batch, jnp.arange(a), key
+            )
             return params, opt_state, jax.tree.map(lambda m: jnp.full((a,), m), metrics)
         per_agent = jax.tree.map(lambda x: x[:, None], batch)
         params, opt_state, _, metrics = jax.vmap(self.update_policy)(
-            params, opt_state, per_agent, jnp.arange(a)[:, None], agent_keys(key, a)[1])
+            params, opt_state, per_agent, jnp.arange(a)[:, None], agent_keys(key, a)[1]
+        )
         return params, opt_state, metrics
 
     def pg_loss(self, params, batch: PolicyBatch) -> Array:
         """Vanilla policy-gradient loss `-mean(log pi * advantage)` over all agents."""
-        _, out = self.actor.apply_all(params, batch.init_hidden[:, 0], batch.obs,
-                                      batch.first[0])
+        _, out = self.actor.apply_all(params, batch.init_hidden[:, 0], batch.obs, batch.first[0])
         return -jnp.mean(self.head.log_prob(out, batch.avail, batch.action) * batch.advantage)
 
     # ------------------------------------------------------------------ critic
     def critic_loss(self, params, batch: CriticBatch):
-        _, value = self.critic.apply_group(params, jnp.arange(self.num_agents),
-                                           batch.init_hidden[:, 0], batch.x, batch.first[0])
+        _, value = self.critic.apply_group(
+            params, jnp.arange(self.num_agents), batch.init_hidden[:, 0], batch.x, batch.first[0]
+        )
         if batch.own_action is not None:
             value = jnp.take_along_axis(value, batch.own_action[..., None], axis=-1)[..., 0]
         error = (value - batch.target) ** 2
@@ -204,10 +234,20 @@ class OnPolicyLearner:
     def update_critic(self, params, opt_state, batch: CriticBatch, key):
         c = self.config
         params, opt_state, metrics = minibatch_epochs(
-            key, params, opt_state, prepare(batch, c.recurrent), self.critic_loss,
-            self.critic_tx, c.num_epochs, c.num_minibatches)
-        return params, opt_state, {"critic_loss": metrics["loss"],
-                                   "critic_grad_norm": metrics["grad_norm"]}
+            key,
+            params,
+            opt_state,
+            prepare(batch, c.recurrent),
+            self.critic_loss,
+            self.critic_tx,
+            c.num_epochs,
+            c.num_minibatches,
+        )
+        return (
+            params,
+            opt_state,
+            {"critic_loss": metrics["loss"], "critic_grad_norm": metrics["grad_norm"]},
+        )
 
     # ------------------------------------------------------------------ one update
     def advantages(self, value_norm, transitions: Transition, last_value: Array):
@@ -215,21 +255,33 @@ class OnPolicyLearner:
         c = self.config
         raw = (lambda v: returns.denormalize(value_norm, v)) if c.value_norm else (lambda v: v)
         return returns.compute_gae(
-            transitions.reward, raw(transitions.value), raw(transitions.bootstrap_value),
-            transitions.terminated[..., None], transitions.truncated[..., None],
-            raw(last_value), c.gamma, c.gae_lambda)
+            transitions.reward,
+            raw(transitions.value),
+            raw(transitions.bootstrap_value),
+            transitions.terminated[..., None],
+            transitions.truncated[..., None],
+            raw(last_value),
+            c.gamma,
+            c.gae_lambda,
+        )
 
     def update(self, state: LearnerState) -> tuple[LearnerState, dict]:
         """Collect one rollout and update actor and critic. Metrics are scalars or `[A]`."""
         c, a = self.config, self.num_agents
         key, rollout_key, actor_key, critic_key = jax.random.split(state.key, 4)
         runner0 = state.runner
-        runner, tr, last_value = self.rollout(state.actor_params, state.critic_params,
-                                              runner0, rollout_key)
+        runner, tr, last_value = self.rollout(
+            state.actor_params, state.critic_params, runner0, rollout_key
+        )
         advantage, target = self.advantages(state.value_norm, tr, last_value)
         if self.q_critic is not None:  # the Q baselines replace GAE's V baseline
-            advantage = self.q_critic.signal(state.actor_params, state.critic_params,
-                                             state.value_norm, tr, jax.random.fold_in(key, 1))
+            advantage = self.q_critic.signal(
+                state.actor_params,
+                state.critic_params,
+                state.value_norm,
+                tr,
+                jax.random.fold_in(key, 1),
+            )
         value_norm = state.value_norm
         if c.value_norm:
             value_norm = returns.value_norm_update(value_norm, target)
@@ -240,23 +292,33 @@ class OnPolicyLearner:
 
         first = for_each_agent(tr.first, a)
         policy_batch = PolicyBatch(
-            obs=to_agent_major(tr.obs.obs), avail=to_agent_major(tr.obs.avail),
-            action=to_agent_major(tr.action), old_log_prob=to_agent_major(tr.log_prob),
-            advantage=to_agent_major(policy_advantage), first=first,
-            init_hidden=hidden_batch(runner0.actor_hidden))
+            obs=to_agent_major(tr.obs.obs),
+            avail=to_agent_major(tr.obs.avail),
+            action=to_agent_major(tr.action),
+            old_log_prob=to_agent_major(tr.log_prob),
+            advantage=to_agent_major(policy_advantage),
+            first=first,
+            init_hidden=hidden_batch(runner0.actor_hidden),
+        )
         actor_params, actor_opt, actor_metrics = self.update_actor(
-            state.actor_params, state.actor_opt_state, policy_batch, actor_key)
+            state.actor_params, state.actor_opt_state, policy_batch, actor_key
+        )
 
         critic_batch = CriticBatch(
             x=to_agent_major(critic_input(tr.obs, self.central, a)),
-            target=to_agent_major(target), old_value=to_agent_major(tr.value), first=first,
-            init_hidden=hidden_batch(runner0.critic_hidden))
+            target=to_agent_major(target),
+            old_value=to_agent_major(tr.value),
+            first=first,
+            init_hidden=hidden_batch(runner0.critic_hidden),
+        )
         if self.q_critic is not None:
             critic_batch = critic_batch._replace(
                 x=to_agent_major(self.q_critic.inputs(tr.obs.state, tr.action)),
-                own_action=to_agent_major(tr.action) if self.q_critic.discrete else None)
+                own_action=to_agent_major(tr.action) if self.q_critic.discrete else None,
+            )
         critic_params, critic_opt, critic_metrics = self.update_critic(
-            state.critic_params, state.critic_opt_state, critic_batch, critic_key)
+            state.critic_params, state.critic_opt_state, critic_batch, critic_key
+        )
 
         episodes = jnp.sum(tr.episode_done)
         metrics = {
@@ -269,19 +331,28 @@ class OnPolicyLearner:
             **{f"actor_{k}": v for k, v in actor_metrics.items()},
         }
         if c.grad_variance_splits:
-            raw_batch = prepare(policy_batch._replace(advantage=to_agent_major(advantage)),
-                                c.recurrent)
+            raw_batch = prepare(
+                policy_batch._replace(advantage=to_agent_major(advantage)), c.recurrent
+            )
             metrics["pg_grad_var"] = minibatch_gradient_variance(
-                jax.random.fold_in(key, 2), state.actor_params, raw_batch, self.pg_loss,
-                c.grad_variance_splits)
+                jax.random.fold_in(key, 2),
+                state.actor_params,
+                raw_batch,
+                self.pg_loss,
+                c.grad_variance_splits,
+            )
         new_state = LearnerState(
-            actor_params=actor_params, critic_params=critic_params,
-            actor_opt_state=actor_opt, critic_opt_state=critic_opt, value_norm=value_norm,
-            runner=runner, key=key, update=state.update + 1)
+            actor_params=actor_params,
+            critic_params=critic_params,
+            actor_opt_state=actor_opt,
+            critic_opt_state=critic_opt,
+            value_norm=value_norm,
+            runner=runner,
+            key=key,
+            update=state.update + 1,
+        )
         return new_state, metrics
 
 
 def make_learner(config: Config, derived: Derived, env, actor, critic, head) -> OnPolicyLearner:
     return OnPolicyLearner(config, derived, env, actor, critic, head)
-
-

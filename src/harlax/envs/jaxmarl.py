@@ -45,19 +45,30 @@ def build_spec(env: Any) -> MultiAgentSpec:
     else:
         action_dims = tuple(int(np.prod(s.shape)) for s in spaces)
         width = max(action_dims)
-        low_rows = [np.broadcast_to(np.asarray(s.low, np.float32), (d,)) for s, d in
-                    zip(spaces, action_dims, strict=True)]
-        high_rows = [np.broadcast_to(np.asarray(s.high, np.float32), (d,)) for s, d in
-                     zip(spaces, action_dims, strict=True)]
+        low_rows = [
+            np.broadcast_to(np.asarray(s.low, np.float32), (d,))
+            for s, d in zip(spaces, action_dims, strict=True)
+        ]
+        high_rows = [
+            np.broadcast_to(np.asarray(s.high, np.float32), (d,))
+            for s, d in zip(spaces, action_dims, strict=True)
+        ]
         # Padded dimensions take the loosest real bound; they are never sent to the env.
         low = tuple(float(min(r[j] for r in low_rows if j < len(r))) for j in range(width))
         high = tuple(float(max(r[j] for r in high_rows if j < len(r))) for j in range(width))
     obs, _ = env.reset(jax.random.PRNGKey(0))
-    state_dim = (int(np.prod(obs[WORLD_STATE_KEY].shape)) if WORLD_STATE_KEY in obs
-                 else sum(obs_dims))
+    state_dim = (
+        int(np.prod(obs[WORLD_STATE_KEY].shape)) if WORLD_STATE_KEY in obs else sum(obs_dims)
+    )
     return MultiAgentSpec(
-        agents=agents, obs_dims=obs_dims, action_dims=action_dims, discrete=is_discrete,
-        state_dim=state_dim, max_steps=int(env.max_steps), action_low=low, action_high=high,
+        agents=agents,
+        obs_dims=obs_dims,
+        action_dims=action_dims,
+        discrete=is_discrete,
+        state_dim=state_dim,
+        max_steps=int(env.max_steps),
+        action_low=low,
+        action_high=high,
     )
 
 
@@ -94,10 +105,12 @@ class JaxMARLAdapter:
         avail = self._action_mask
         if self._has_avail and spec.discrete:
             env_avail = self.env.get_avail_actions(env_state)
-            stacked = jnp.stack([
-                jnp.pad(jnp.asarray(env_avail[a], bool), (0, spec.action_dim - n))
-                for a, n in zip(spec.agents, spec.action_dims, strict=True)
-            ])
+            stacked = jnp.stack(
+                [
+                    jnp.pad(jnp.asarray(env_avail[a], bool), (0, spec.action_dim - n))
+                    for a, n in zip(spec.agents, spec.action_dims, strict=True)
+                ]
+            )
             avail = avail & stacked
         return Observation(obs=padded, state=state, avail=avail)
 
@@ -131,7 +144,9 @@ class JaxMARLAdapter:
             observation=self._stack_obs(obs, env_state),
         )
 
-    def step(self, key: Array, state: AdapterState, actions: Array) -> tuple[AdapterState, StepInfo]:
+    def step(
+        self, key: Array, state: AdapterState, actions: Array
+    ) -> tuple[AdapterState, StepInfo]:
         key_step, key_reset = jax.random.split(key)
         obs, env_state, rewards, dones, infos = self.env.step_env(
             key_step, state.env_state, self._unstack_actions(actions)

@@ -31,8 +31,7 @@ def env_names() -> list[str]:
         SCENARIOS = ()
     from harlax.envs.matrix import GAMES
 
-    return (names + [MAMUJOCO_PREFIX + s for s in SCENARIOS]
-            + [MATRIX_PREFIX + g for g in GAMES])
+    return names + [MAMUJOCO_PREFIX + s for s in SCENARIOS] + [MATRIX_PREFIX + g for g in GAMES]
 
 
 def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
@@ -44,17 +43,21 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
             raise ValueError(
                 f"Config.env: {name!r} needs the MuJoCo extra. Fix: pip install 'harlax[mujoco]'"
             ) from err
-        scenario = name[len(MAMUJOCO_PREFIX):]
+        scenario = name[len(MAMUJOCO_PREFIX) :]
         if scenario not in SCENARIOS:
-            raise ValueError(f"Config.env: unknown MaMuJoCo scenario {scenario!r}. Fix: use "
-                             f"one of {[MAMUJOCO_PREFIX + s for s in SCENARIOS]}")
+            raise ValueError(
+                f"Config.env: unknown MaMuJoCo scenario {scenario!r}. Fix: use "
+                f"one of {[MAMUJOCO_PREFIX + s for s in SCENARIOS]}"
+            )
         return
     if name.startswith(MATRIX_PREFIX):
         from harlax.envs.matrix import GAMES
 
-        if name[len(MATRIX_PREFIX):] not in GAMES:
-            raise ValueError(f"Config.env: unknown matrix game {name!r}. Fix: use one of "
-                             f"{[MATRIX_PREFIX + g for g in GAMES]}")
+        if name[len(MATRIX_PREFIX) :] not in GAMES:
+            raise ValueError(
+                f"Config.env: unknown matrix game {name!r}. Fix: use one of "
+                f"{[MATRIX_PREFIX + g for g in GAMES]}"
+            )
         return
     from harlax.envs.mabrax import INSTALL_FIX, SCENARIOS, brax_available
 
@@ -62,15 +65,18 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
         raise ValueError(f"Config.env: {name!r} is a MABrax scenario. Fix: {INSTALL_FIX}")
     _, registered = _jaxmarl()
     if name not in registered:
-        raise ValueError(f"Config.env: unknown environment {name!r}. Fix: use one of "
-                         f"{sorted(env_names())}")
+        raise ValueError(
+            f"Config.env: unknown environment {name!r}. Fix: use one of {sorted(env_names())}"
+        )
     if name in SMAX_NAMES:
         from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
 
         map_name = env_kwargs.get("map_name", "3m")
         if map_name not in MAP_NAME_TO_SCENARIO:
-            raise ValueError(f"Config.env_kwargs['map_name']: unknown SMAX map {map_name!r}. "
-                             f"Fix: use one of {sorted(MAP_NAME_TO_SCENARIO)}")
+            raise ValueError(
+                f"Config.env_kwargs['map_name']: unknown SMAX map {map_name!r}. "
+                f"Fix: use one of {sorted(MAP_NAME_TO_SCENARIO)}"
+            )
 
 
 def make_raw_env(name: str, **kwargs: Any) -> Any:
@@ -79,11 +85,11 @@ def make_raw_env(name: str, **kwargs: Any) -> Any:
     if name.startswith(MAMUJOCO_PREFIX):
         from harlax.envs.mamujoco import make_mamujoco
 
-        return make_mamujoco(name[len(MAMUJOCO_PREFIX):], **kwargs)
+        return make_mamujoco(name[len(MAMUJOCO_PREFIX) :], **kwargs)
     if name.startswith(MATRIX_PREFIX):
         from harlax.envs.matrix import MatrixGameEnv
 
-        return MatrixGameEnv(name[len(MATRIX_PREFIX):], **kwargs)
+        return MatrixGameEnv(name[len(MATRIX_PREFIX) :], **kwargs)
     from harlax.envs.mabrax import SCENARIOS, make_mabrax
 
     if name in SCENARIOS:
