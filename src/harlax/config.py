@@ -89,6 +89,7 @@ class Config:
     env_kwargs: dict[str, int | float | bool | str] = field(default_factory=dict)
     """Keyword arguments for the environment, e.g. {"action_type": "Continuous"}."""
     seed: int = 0
+    """Seed of the first seed; seed i of the run is seed + i."""
     num_seeds: int = 1
     """Independent seeds trained in one program (a vmap axis)."""
 
@@ -96,8 +97,11 @@ class Config:
     total_steps: int = 1_048_576
     """Environment steps per seed; must be a multiple of num_envs * rollout_length."""
     num_envs: int = 64
+    """Parallel environments per seed (the environment batch; sharded over devices)."""
     rollout_length: int = 128
+    """Steps collected per environment per update."""
     num_epochs: int = 4
+    """Passes over each rollout (PPO clip step; ignored by the trust-region step)."""
     num_minibatches: int = 4
     """Minibatches per epoch (over envs for recurrent nets, over samples otherwise)."""
     updates_per_chunk: int = 8
@@ -105,42 +109,67 @@ class Config:
 
     # --- learner choices (None: the algo's choice)
     critic: str | None = None
+    """local_v (IPPO), central_v (MAPPO), central_q (Q critic for OB/COMA); None: algo's."""
     baseline: str | None = None
+    """gae (V critic), ob (optimal baseline), coma, none (vanilla MAPG); None: algo's."""
     scheme: str | None = None
+    """simultaneous (all agents at once) or sequential (HAPPO/HATRPO); None: algo's."""
     step: str | None = None
+    """clip (PPO) or trust_region (natural gradient under a KL bound); None: algo's."""
     share_params: bool | None = None
+    """One actor for all agents with a one-hot agent id; None: the algo's choice."""
     fixed_order: bool = False
     """Sequential scheme: update agents in index order instead of a random permutation."""
 
     # --- optimisation
     lr: float = 5e-4
+    """Actor learning rate (Adam)."""
     critic_lr: float = 5e-4
+    """Critic learning rate (Adam)."""
     anneal_lr: bool = False
+    """Decay both learning rates linearly to 0 over the run."""
     max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
     gamma: float = 0.99
+    """Discount factor."""
     gae_lambda: float = 0.95
+    """GAE lambda (also the TD(lambda) of the Q critic)."""
     clip_eps: float = 0.2
+    """PPO ratio clip range (HAPPO clips the agent's own ratio)."""
     value_clip_eps: float = 0.2
     """Clip range of the value loss; 0 disables value clipping."""
     ent_coef: float = 0.01
+    """Entropy bonus coefficient of the actor loss."""
     value_norm: bool = True
+    """Normalise value targets by their running mean and std (MAPPO's ValueNorm)."""
     normalize_advantages: bool = True
+    """Standardise advantages over the batch before the actor update."""
 
     # --- trust region (HATRPO / TRPO); defaults from Kuba et al. (ICLR 2022), HARL configs
     kl_threshold: float = 0.01
+    """Trust-region bound delta on the mean KL(pi_old || pi_new)."""
     cg_iters: int = 10
+    """Conjugate-gradient iterations for the natural-gradient direction."""
     cg_damping: float = 0.1
+    """Damping added to the Fisher-vector product."""
     line_search_steps: int = 10
+    """Backtracking line-search tries before a step is rejected."""
     accept_ratio: float = 0.5
+    """Accept a step whose improvement is at least this share of the expected one."""
     backtrack_coef: float = 0.8
+    """Step fraction shrink factor per line-search try."""
 
     # --- networks
     hidden_dim: int = 64
+    """Width of the hidden layers (and of the GRU state when recurrent)."""
     num_layers: int = 2
+    """Hidden layers of the feed-forward torso."""
     activation: str = "tanh"
+    """tanh or relu."""
     recurrent: bool = False
     """GRU actor and critic; minibatches are whole sequences."""
     log_std_init: float = -0.5
+    """Initial state-independent log-std of Gaussian policies."""
 
     # --- Q-critic baselines (baseline "ob", "coma", "none"; Kuba et al., NeurIPS 2021)
     ob_samples: int = 200
@@ -153,6 +182,7 @@ class Config:
     out: str | None = None
     """Run directory (default: runs/<algo>_<env>_s<seed>_<time>); must not hold files yet."""
     progress: bool = True
+    """Show the progress bar (steps, steps/s, return, time left)."""
     checkpoint_every: int = 0
     """Save the whole learner state every this many updates (a multiple of
     updates_per_chunk; 0: only at the end of the run)."""
@@ -179,6 +209,7 @@ class Config:
     buffer_size: int = 1_000_000
     """Replay buffer capacity in joint transitions (per ensemble member)."""
     batch_size: int = 1024
+    """MADDPG: transitions per sampled replay batch."""
     learning_starts: int = 1024
     """Transitions in the buffer before gradient steps begin (>= batch_size)."""
     gradient_steps: int = 1
@@ -188,6 +219,7 @@ class Config:
     exploration_noise: float = 0.1
     """Continuous actions: Gaussian noise std as a fraction of the action range."""
     gumbel_temperature: float = 1.0
+    """MADDPG, discrete actions: Gumbel-softmax temperature."""
     gumbel_hard: bool = False
     """Discrete actions: straight-through one-hot Gumbel-softmax for the critic input."""
     action_reg: float = 1e-3
