@@ -82,10 +82,11 @@ class Config:
 
     # --- what to train where
     algo: str = "mappo"
-    """Named point of the learner space: ippo, mappo, happo, hatrpo, trpo, mappo_ob,
-    happo_ob, hatrpo_ob, coma."""
+    """Learner: ippo, mappo, happo, hatrpo, trpo, mappo_ob, happo_ob, hatrpo_ob, coma
+    (points of the on-policy learner); maddpg, ddpg (off-policy, replay buffer)."""
     env: str = "MPE_simple_spread_v3"
-    """JaxMARL registry name (MPE_*, SMAX with env_kwargs map_name=...)."""
+    """Environment: a JaxMARL registry name (MPE_*, SMAX with env_kwargs map_name=...,
+    MABrax names), mamujoco:<scenario>, or matrix:<game>; `harlax envs` lists them."""
     env_kwargs: dict[str, int | float | bool | str] = field(default_factory=dict)
     """Keyword arguments for the environment, e.g. {"action_type": "Continuous"}."""
     seed: int = 0
