@@ -116,3 +116,9 @@ def write_table(
         [dict(zip(header, row, strict=True)) for row in rows],
         [f"{key}: {value}" for key, value in settings.items()],
     )
+
+
+def print_row(row: dict[str, Any]) -> None:
+    """One result row as `key=value` pairs on one line."""
+    text = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    print(text, flush=True)

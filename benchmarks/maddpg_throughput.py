@@ -19,7 +19,7 @@ import argparse
 import jax
 
 import harlax
-from benchmarks.common import time_program, write_csv
+from benchmarks.common import print_row, time_program, write_csv
 from harlax.config import MADDPG_TASKS
 from harlax.train import make_train, seed_keys
 
@@ -76,12 +76,7 @@ def main() -> None:
                 "compile_s": timing["compile_s"],
             }
             rows.append(row)
-            print(
-                ", ".join(
-                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                ),
-                flush=True,
-            )
+            print_row(row)
     notes = [
         f"settings: maddpg_{args.task} / ddpg_{args.task} presets otherwise; buffer_size="
         f"{args.buffer_size}; updates_per_chunk={args.updates_per_chunk}; timed chunks="

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 import harlax
-from benchmarks.common import matmul_peak_flops, time_program, write_csv
+from benchmarks.common import matmul_peak_flops, print_row, time_program, write_csv
 from harlax.train import make_train, seed_keys
 
 
@@ -112,12 +112,7 @@ def main() -> None:
                 "fraction_of_matmul_peak": flops_per_s / peak,
             }
             rows.append(row)
-            print(
-                ", ".join(
-                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                ),
-                flush=True,
-            )
+            print_row(row)
     notes = [
         f"settings: preset defaults otherwise (epochs, minibatches, hidden sizes); "
         f"updates_per_chunk={args.updates_per_chunk}; timed chunks={args.chunks} after one "
