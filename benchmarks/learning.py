@@ -64,6 +64,29 @@ def main() -> None:
 
     finals, curves = [], []
     fig, ax = plt.subplots(figsize=(6, 4))
+
+    def save() -> None:
+        """Write CSVs and PNG of the algorithms done so far (a crash loses no result)."""
+        title = args.env + (f" {env_kwargs}" if env_kwargs else "")
+        ax.set(xlabel="env steps (per seed)", ylabel="mean episode return", title=title)
+        ax.legend()
+        fig.tight_layout()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        fig.savefig(RESULTS / f"{args.name}.png", dpi=120)
+        notes = [
+            RETURN_CONVENTION,
+            "final return: mean over the last 10% of updates per seed; 95% Student-t "
+            "interval across seeds",
+            f"config overrides beyond each preset: {json.dumps(overrides)}",
+        ]
+        write_csv(args.name, finals, notes)
+        write_csv(
+            f"{args.name}_curves",
+            curves,
+            notes[:1]
+            + ["curve: running mean over 2% of updates per seed, then mean and 95% t-interval"],
+        )
+
     for algo in args.algos:
         config = harlax.presets[algo].replace(
             env=args.env,
@@ -110,25 +133,7 @@ def main() -> None:
             )
         ax.plot(steps, curve_mean, label=algo)
         ax.fill_between(steps, curve_mean - curve_half, curve_mean + curve_half, alpha=0.25)
-    title = args.env + (f" {env_kwargs}" if env_kwargs else "")
-    ax.set(xlabel="env steps (per seed)", ylabel="mean episode return", title=title)
-    ax.legend()
-    fig.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / f"{args.name}.png", dpi=120)
-    notes = [
-        RETURN_CONVENTION,
-        "final return: mean over the last 10% of updates per seed; 95% Student-t "
-        "interval across seeds",
-        f"config overrides beyond each preset: {json.dumps(overrides)}",
-    ]
-    write_csv(args.name, finals, notes)
-    write_csv(
-        f"{args.name}_curves",
-        curves,
-        notes[:1]
-        + ["curve: running mean over 2% of updates per seed, then mean and 95% t-interval"],
-    )
+        save()
     print(f"wrote {RESULTS / args.name}.csv, _curves.csv and .png")
 
 
