@@ -72,8 +72,9 @@ def flops_of(fn, *args) -> float:
         k["unroll"] = True
         return original(*a, **k)
 
+    # A fresh wrapper: jit would otherwise reuse a trace of `fn` made without the patch.
     with mock.patch.object(jax.lax, "scan", unrolled):
-        cost = jax.jit(fn).lower(*args).cost_analysis()
+        cost = jax.jit(lambda *a: fn(*a)).lower(*args).cost_analysis()
     if isinstance(cost, list):  # older jax returned one dict per device program
         cost = cost[0]
     return float(cost.get("flops", float("nan"))) if cost else float("nan")
