@@ -36,17 +36,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-SCENARIOS = (
-    "HalfCheetah-2x3",
-    "HalfCheetah-6x1",
-    "Ant-2x4",
-    "Ant-4x2",
-    "Walker2d-2x3",
-    "Hopper-3x1",
-    "Swimmer-2x1",
-    "Humanoid-9|8",
-    "Reacher-2x1",
-)
+from harlax.envs.mamujoco import SCENARIOS
+
 MABRAX = {
     "HalfCheetah-6x1": "halfcheetah_6x1",
     "Ant-4x2": "ant_4x2",
