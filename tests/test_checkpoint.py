@@ -154,6 +154,18 @@ def test_guard_names_the_first_bad_update_and_quantity():
         check_chunk(metrics, finite, first_update=6)
 
 
+def test_guard_skips_updates_that_did_not_train():
+    """Off-policy learners report NaN losses before learning starts, with `trained` false."""
+    metrics = {"critic_loss": np.zeros((2, 3)), "trained": np.ones((2, 3), bool)}
+    finite = {"critic_params": np.array([True, True])}
+    metrics["critic_loss"][:, 0] = np.nan
+    metrics["trained"][:, 0] = False
+    check_chunk(metrics, finite, first_update=0)  # NaN only where nothing trained
+    metrics["critic_loss"][0, 1] = np.nan
+    with pytest.raises(NonFiniteError, match=r"update 2, seed 0: metric 'critic_loss'"):
+        check_chunk(metrics, finite, first_update=0)
+
+
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     use_fake_program(monkeypatch, poison_at=3)
     config = TINY_FAKE.replace(checkpoint_every=1, out=str(tmp_path / "r"))

@@ -373,7 +373,7 @@ E2E = dict(
     num_layers=1,
     buffer_size=64,
     batch_size=16,
-    learning_starts=52,
+    learning_starts=53,  # the first update's 52 steps do not suffice: it does not train
     gradient_steps=2,
     progress=False,
 )
@@ -381,6 +381,9 @@ E2E = dict(
 
 def _check_metrics(metrics, num_agents):
     assert metrics["critic_loss"].shape == (1, 2, num_agents)
+    # Before learning starts the losses are NaN and `trained` is false (the guard allows it).
+    np.testing.assert_array_equal(metrics["trained"], [[False, True]])
+    assert np.all(np.isnan(metrics["critic_loss"][:, 0]))
     assert np.all(np.isfinite(metrics["critic_loss"][:, 1]))
     assert np.all(np.isfinite(metrics["actor_loss"][:, 1]))
     assert int(metrics["episodes"].sum()) == 4  # 26 steps per env: one 25-step episode each

@@ -37,14 +37,18 @@ def check_chunk(
 
     `metrics`: name -> `[num_seeds, updates_in_chunk, ...]`; `finite`: field ->
     `[num_seeds]`, the parameters after the chunk's last update; `first_update`: the
-    number of updates done before the chunk.
+    number of updates done before the chunk. A boolean metric `trained` `[num_seeds,
+    updates_in_chunk]`, where present, marks the updates that trained: the others report
+    NaN training metrics on purpose (off-policy learners before `learning_starts`).
     """
     problems = []  # (update, seed, quantity)
+    trained = np.asarray(metrics["trained"], bool) if "trained" in metrics else True
     for name, value in sorted(metrics.items()):
         value = np.asarray(value)
         if not np.issubdtype(value.dtype, np.inexact):
             continue
         bad = ~np.isfinite(value.reshape(value.shape[0], value.shape[1], -1)).all(axis=-1)
+        bad &= trained
         for seed, u in zip(*np.nonzero(bad), strict=True):
             problems.append((first_update + int(u) + 1, int(seed), f"metric {name!r}"))
     last = first_update + next(iter(metrics.values())).shape[1]

@@ -426,7 +426,9 @@ class MADDPGLearner:
     def update(self, state: OffPolicyState) -> tuple[OffPolicyState, dict]:
         """Collect, store, and (once the buffer holds `learning_starts`) train.
 
-        Metrics: scalars or `[A]`; the training metrics are NaN before learning starts.
+        Metrics: scalars or `[A]`; the training metrics are NaN before learning starts,
+        and `trained` says whether this update took gradient steps (the NaN guard skips
+        updates where it is false).
         """
         key, collect_key, train_key, ensemble_key = jax.random.split(state.key, 4)
         # Policy ensembles: each agent's sub-policy for this update's episodes.
@@ -444,8 +446,9 @@ class MADDPGLearner:
 
         shapes = jax.eval_shape(lambda s: self.train_steps(s, train_key)[1], state)
         skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+        trained = self.buffer.can_sample(state.buffer)
         state, train_metrics = jax.lax.cond(
-            self.buffer.can_sample(state.buffer),
+            trained,
             lambda s: self.train_steps(s, train_key),
             lambda s: (s, skipped),
             state,
@@ -456,6 +459,7 @@ class MADDPGLearner:
             "episodes": jnp.sum(done),
             "agent_return_sum": jnp.sum(jnp.where(done[..., None], agent_return, 0.0), axis=(0, 1)),
             "reward_mean": jnp.mean(items.reward),
+            "trained": trained,
             **({"sub_policy": sub_policy} if self.ensemble_size > 1 else {}),
             **train_metrics,
         }
