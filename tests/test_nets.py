@@ -81,3 +81,26 @@ def test_gru_resets_hidden_state_where_an_episode_begins(shared):
     # Before it, the initial hidden state matters.
     _, zero_start = net.apply_all(params, jnp.zeros((A, N, 8)), obs, first)
     assert not np.allclose(out[:, :3], zero_start[:, :3])
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_shared_group_apply_equals_one_module_call_per_agent(recurrent):
+    """Shared parameters run all agents' rows in one module call (rows folded together for
+    speed); a plain loop over agents with the one-hot id appended is the reference."""
+    h = 8 if recurrent else 0
+    module = ActorNet(action_dim=U, discrete=False, hidden_dim=8, recurrent=recurrent)
+    net = AgentNet(module, A, shared=True, input_dim=D, hidden_size=h)
+    params = net.init(KEY)
+    t_max, agents = 4, jnp.array([2, 0])  # a group of K=2 agents, out of order
+    obs = jax.random.normal(jax.random.PRNGKey(5), (2, t_max, N, D))
+    first = jnp.zeros((t_max, N), bool).at[2, 1].set(True)
+    hidden0 = jax.random.normal(jax.random.PRNGKey(6), (2, N, h))
+    hidden, out = net.apply_group(params, agents, hidden0, obs, first)
+    assert out.shape == (2, t_max, N, 2 * U) and hidden.shape == (2, N, h)
+    for k, agent in enumerate(agents.tolist()):
+        ids = jnp.broadcast_to(jax.nn.one_hot(agent, A), (t_max, N, A))
+        x = jnp.concatenate([obs[k], ids], axis=-1)
+        ref_hidden, ref = module.apply(params, hidden0[k], x, first)
+        np.testing.assert_allclose(out[k], ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(hidden[k], ref_hidden, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(out[0], out[1])

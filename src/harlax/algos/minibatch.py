@@ -1,8 +1,8 @@
-"""Epochs of minibatch gradient steps over a batch whose leaves are `[K, T, N, ...]`."""
+"""Epochs of minibatch gradient steps over batches whose leaves are `[K, T, N, ...]`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +11,8 @@ import optax
 from harlax.types import Array, PyTree
 
 BATCH_AXIS = 2  # leaves are [K agents, T time, N sequences, ...]
+
+LossFn = Callable[[PyTree, PyTree], tuple[Array, dict]]
 
 
 def flatten_time(batch: PyTree) -> PyTree:
@@ -21,7 +23,8 @@ def flatten_time(batch: PyTree) -> PyTree:
 
 
 def split_minibatches(key: Array, batch: PyTree, num_minibatches: int) -> PyTree:
-    """Shuffle along N and split: leaves become `[M, K, T, N / M, ...]`."""
+    """Shuffle along N and split: leaves become `[M, K, T, N / M, ...]`. Every leaf gets
+    the same permutation, so leaves must agree on N."""
     n = jax.tree.leaves(batch)[0].shape[BATCH_AXIS]
     order = jax.random.permutation(key, n)
 
@@ -33,30 +36,56 @@ def split_minibatches(key: Array, batch: PyTree, num_minibatches: int) -> PyTree
     return jax.tree.map(split, batch)
 
 
+def joint_minibatch_epochs(
+    key: Array,
+    params: Sequence[PyTree],
+    opt_states: Sequence[PyTree],
+    batches: Sequence[PyTree],
+    loss_fns: Sequence[LossFn],
+    txs: Sequence[optax.GradientTransformation],
+    num_epochs: int,
+    num_minibatches: int,
+) -> tuple[tuple[PyTree, ...], tuple[PyTree, ...], tuple[dict, ...]]:
+    """Train several parameter sets side by side, each with its own loss, optimiser and
+    batch, on the same shuffled minibatches: one permutation per epoch and one loop for
+    all (e.g. an actor and its critic). Their batches must agree on N.
+
+    Returns `(params, opt_states, metrics)`, one entry per set; metrics are means over
+    the steps of `{"loss", "grad_norm", **aux}`.
+    """
+
+    def sgd_step(carry, minibatches):
+        new_carry, metrics = [], []
+        for (p, s), minibatch, loss_fn, tx in zip(carry, minibatches, loss_fns, txs, strict=True):
+            (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, minibatch)
+            updates, s = tx.update(grads, s, p)
+            new_carry.append((optax.apply_updates(p, updates), s))
+            metrics.append({"loss": loss, "grad_norm": optax.global_norm(grads), **aux})
+        return tuple(new_carry), tuple(metrics)
+
+    def epoch(carry, epoch_key):
+        minibatches = split_minibatches(epoch_key, tuple(batches), num_minibatches)
+        return jax.lax.scan(sgd_step, carry, minibatches)
+
+    carry = tuple(zip(params, opt_states, strict=True))
+    carry, metrics = jax.lax.scan(epoch, carry, jax.random.split(key, num_epochs))
+    new_params = tuple(p for p, _ in carry)
+    new_opt_states = tuple(s for _, s in carry)
+    return new_params, new_opt_states, jax.tree.map(jnp.mean, metrics)
+
+
 def minibatch_epochs(
     key: Array,
     params: PyTree,
     opt_state: PyTree,
     batch: PyTree,
-    loss_fn: Callable[[PyTree, PyTree], tuple[Array, dict]],
+    loss_fn: LossFn,
     tx: optax.GradientTransformation,
     num_epochs: int,
     num_minibatches: int,
 ) -> tuple[PyTree, PyTree, dict]:
     """Run `num_epochs` passes of `num_minibatches` optimiser steps; metrics are means."""
-
-    def sgd_step(carry, minibatch):
-        params, opt_state = carry
-        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, minibatch)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state), {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
-
-    def epoch(carry, epoch_key):
-        minibatches = split_minibatches(epoch_key, batch, num_minibatches)
-        return jax.lax.scan(sgd_step, carry, minibatches)
-
-    (params, opt_state), metrics = jax.lax.scan(
-        epoch, (params, opt_state), jax.random.split(key, num_epochs)
+    (params,), (opt_state,), (metrics,) = joint_minibatch_epochs(
+        key, (params,), (opt_state,), (batch,), (loss_fn,), (tx,), num_epochs, num_minibatches
     )
-    return params, opt_state, jax.tree.map(jnp.mean, metrics)
+    return params, opt_state, metrics

@@ -16,7 +16,7 @@ import optax
 
 from harlax import returns
 from harlax.algos.grad_variance import minibatch_gradient_variance
-from harlax.algos.minibatch import flatten_time, minibatch_epochs
+from harlax.algos.minibatch import flatten_time, joint_minibatch_epochs, minibatch_epochs
 from harlax.algos.q_critic import QCritic
 from harlax.algos.sequential import agent_keys, sequential_update
 from harlax.config import Config, Derived
@@ -89,6 +89,9 @@ class OnPolicyLearner:
         self.env, self.actor, self.critic, self.head = env, actor, critic, head
         self.num_agents = env.spec.num_agents
         self.central = derived.critic == "central_v"
+        # A shared actor under the simultaneous clip step trains side by side with the
+        # critic: one shuffle and one loop of minibatch steps for both (`update_together`).
+        self.fused = derived.scheme == "simultaneous" and derived.step == "clip" and actor.shared
         sgd_steps = config.num_epochs * config.num_minibatches
         self.actor_tx = make_optimizer(config.lr, config, derived, sgd_steps)
         self.critic_tx = make_optimizer(config.critic_lr, config, derived, sgd_steps)
@@ -138,11 +141,14 @@ class OnPolicyLearner:
         return loss, {
             "entropy": entropy,
             "clip_frac": jnp.mean(jnp.abs(ratio - 1.0) > c.clip_eps),
+            # Sample estimate of KL(old || current) on the minibatch: E[(r - 1) - log r].
+            "approx_kl": jax.lax.stop_gradient(jnp.mean(ratio - 1.0 - log_ratio)),
         }
 
     def update_policy(self, params, opt_state, batch: PolicyBatch, agent_index, key):
         """One parameter set's step on its batch: `(params, opt_state, new_log_prob
-        [K, T, N], metrics)`. The step is PPO clip epochs or one trust-region step."""
+        [K, T, N], metrics)`. The step is PPO clip epochs or one trust-region step.
+        Metric `kl` is the exact mean KL(old || new) over the batch."""
         c = self.config
         old_out = jax.lax.stop_gradient(self.policy_out(params, agent_index, batch))
         metrics = {}
@@ -243,11 +249,30 @@ class OnPolicyLearner:
             c.num_epochs,
             c.num_minibatches,
         )
-        return (
-            params,
-            opt_state,
-            {"critic_loss": metrics["loss"], "critic_grad_norm": metrics["grad_norm"]},
+        return params, opt_state, critic_metrics(metrics)
+
+    # ------------------------------------------------------------------ fused
+    def update_together(self, state: LearnerState, policy: PolicyBatch, critic: CriticBatch, key):
+        """Shared actor and critic epochs over the same minibatches (see `self.fused`).
+
+        Returns `(actor_params, actor_opt, actor_metrics [A], critic_params, critic_opt,
+        critic_metrics)`. The actor's `kl` metric is the minibatches' sample estimate
+        (no extra pass over the batch), not the exact KL of `update_policy`.
+        """
+        c, a = self.config, self.num_agents
+        (actor, critic_params), (actor_opt, critic_opt), (am, cm) = joint_minibatch_epochs(
+            key,
+            (state.actor_params, state.critic_params),
+            (state.actor_opt_state, state.critic_opt_state),
+            (prepare(policy, c.recurrent), prepare(critic, c.recurrent)),
+            (lambda p, mb: self.clip_loss(p, jnp.arange(a), mb), self.critic_loss),
+            (self.actor_tx, self.critic_tx),
+            c.num_epochs,
+            c.num_minibatches,
         )
+        am["kl"] = am.pop("approx_kl")
+        actor_metrics = jax.tree.map(lambda m: jnp.full((a,), m), am)
+        return actor, actor_opt, actor_metrics, critic_params, critic_opt, critic_metrics(cm)
 
     # ------------------------------------------------------------------ one update
     def advantages(self, value_norm, transitions: Transition, last_value: Array):
@@ -300,10 +325,6 @@ class OnPolicyLearner:
             first=first,
             init_hidden=hidden_batch(runner0.actor_hidden),
         )
-        actor_params, actor_opt, actor_metrics = self.update_actor(
-            state.actor_params, state.actor_opt_state, policy_batch, actor_key
-        )
-
         critic_batch = CriticBatch(
             x=to_agent_major(critic_input(tr.obs, self.central, a)),
             target=to_agent_major(target),
@@ -316,9 +337,17 @@ class OnPolicyLearner:
                 x=to_agent_major(self.q_critic.inputs(tr.obs.state, tr.action)),
                 own_action=to_agent_major(tr.action) if self.q_critic.discrete else None,
             )
-        critic_params, critic_opt, critic_metrics = self.update_critic(
-            state.critic_params, state.critic_opt_state, critic_batch, critic_key
-        )
+        if self.fused:
+            (actor_params, actor_opt, actor_metrics, critic_params, critic_opt, critic_m) = (
+                self.update_together(state, policy_batch, critic_batch, actor_key)
+            )
+        else:
+            actor_params, actor_opt, actor_metrics = self.update_actor(
+                state.actor_params, state.actor_opt_state, policy_batch, actor_key
+            )
+            critic_params, critic_opt, critic_m = self.update_critic(
+                state.critic_params, state.critic_opt_state, critic_batch, critic_key
+            )
 
         episodes = jnp.sum(tr.episode_done)
         metrics = {
@@ -327,7 +356,7 @@ class OnPolicyLearner:
             "reward_mean": jnp.mean(tr.reward),
             "advantage_mean": jnp.mean(advantage),
             "value_target_mean": jnp.mean(target),
-            **critic_metrics,
+            **critic_m,
             **{f"actor_{k}": v for k, v in actor_metrics.items()},
         }
         if c.grad_variance_splits:
@@ -352,6 +381,11 @@ class OnPolicyLearner:
             update=state.update + 1,
         )
         return new_state, metrics
+
+
+def critic_metrics(metrics: dict) -> dict:
+    """The critic's minibatch metrics under their logged names."""
+    return {"critic_loss": metrics["loss"], "critic_grad_norm": metrics["grad_norm"]}
 
 
 def make_learner(config: Config, derived: Derived, env, actor, critic, head) -> OnPolicyLearner:
