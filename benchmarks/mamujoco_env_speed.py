@@ -168,6 +168,19 @@ def main() -> None:
         "jax rows: jit(scan(vmap(env.step))) with auto-reset; reference: one process",
     ]
     rows = []
+
+    def write() -> None:
+        """The CSV of the scenarios done so far (a stopped run keeps its results)."""
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", newline="") as f:
+            f.writelines(f"# {line}\n" for line in header)
+            writer = csv.writer(f)
+            writer.writerow(FIELDS)
+            for row in rows:
+                writer.writerow(
+                    [f"{x:.4g}" if isinstance(x, float) else x for x in row]  # compact numbers
+                )
+
     for scenario in args.scenarios:
         ref_speed = time_reference(scenario, args.reference_steps)
         rows.append([scenario, "reference", 1, ref_speed, 0.0, 1.0, ""])
@@ -208,16 +221,8 @@ def main() -> None:
                 f"{scenario:16s} harlax_mjx {n:5d} envs {speed:12.0f} steps/s "
                 f"(compile {compile_s:.1f} s){extra}"
             )
+        write()
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        f.writelines(f"# {line}\n" for line in header)
-        writer = csv.writer(f)
-        writer.writerow(FIELDS)
-        for row in rows:
-            writer.writerow(
-                [f"{x:.4g}" if isinstance(x, float) else x for x in row]  # compact numbers
-            )
     print(f"wrote {args.out}")
 
 
