@@ -15,6 +15,7 @@ from unittest import mock
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -138,3 +139,23 @@ def print_row(row: dict[str, Any]) -> None:
     """One result row as `key=value` pairs on one line."""
     text = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
     print(text, flush=True)
+
+
+def t_interval(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of the 95% Student-t interval along `axis`."""
+    n = values.shape[axis]
+    mean = np.nanmean(values, axis=axis)
+    if n < 2:
+        return mean, np.full_like(mean, np.nan)
+    sem = np.nanstd(values, axis=axis, ddof=1) / np.sqrt(n)
+    return mean, stats.t.ppf(0.975, n - 1) * sem
+
+
+def smooth(curve: np.ndarray, width: int) -> np.ndarray:
+    """Running mean over `width` updates along the last axis, ignoring NaNs."""
+    if width <= 1:
+        return curve
+    out = np.empty_like(curve)
+    for i in range(curve.shape[-1]):
+        out[..., i] = np.nanmean(curve[..., max(0, i - width + 1) : i + 1], axis=-1)
+    return out

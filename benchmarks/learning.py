@@ -22,31 +22,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 
 import harlax  # noqa: E402
-from benchmarks.common import RESULTS, write_csv  # noqa: E402
+from benchmarks.common import RESULTS, smooth, t_interval, write_csv  # noqa: E402
 from harlax.logging import RETURN_CONVENTION, episode_returns  # noqa: E402
-
-
-def t_interval(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and half-width of the 95% Student-t interval along `axis`."""
-    n = values.shape[axis]
-    mean = np.nanmean(values, axis=axis)
-    if n < 2:
-        return mean, np.full_like(mean, np.nan)
-    sem = np.nanstd(values, axis=axis, ddof=1) / np.sqrt(n)
-    return mean, stats.t.ppf(0.975, n - 1) * sem
-
-
-def smooth(curve: np.ndarray, width: int) -> np.ndarray:
-    """Running mean over `width` updates along the last axis, ignoring NaNs."""
-    if width <= 1:
-        return curve
-    out = np.empty_like(curve)
-    for i in range(curve.shape[-1]):
-        out[..., i] = np.nanmean(curve[..., max(0, i - width + 1) : i + 1], axis=-1)
-    return out
 
 
 def main() -> None:

@@ -26,20 +26,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 
 import harlax  # noqa: E402
-from benchmarks.common import RESULTS, write_csv  # noqa: E402
+from benchmarks.common import RESULTS, smooth, t_interval, write_csv  # noqa: E402
 from harlax.config import MADDPG_TASKS  # noqa: E402
-
-
-def t_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and half-width of the 95% Student-t interval over axis 0 (seeds)."""
-    n = values.shape[0]
-    mean = np.nanmean(values, axis=0)
-    if n < 2:
-        return mean, np.full_like(mean, np.nan)
-    return mean, stats.t.ppf(0.975, n - 1) * np.nanstd(values, axis=0, ddof=1) / np.sqrt(n)
 
 
 def per_agent_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
@@ -58,14 +48,6 @@ def measures(task: str, agents: tuple[str, ...], returns: np.ndarray) -> dict[st
             "adversary_return": returns[..., adversary].mean(-1),
         }
     return {"team_return": returns.mean(-1)}
-
-
-def smooth(curve: np.ndarray, width: int) -> np.ndarray:
-    """Trailing running mean over `width` updates along the last axis, ignoring NaNs."""
-    out = np.empty_like(curve)
-    for i in range(curve.shape[-1]):
-        out[..., i] = np.nanmean(curve[..., max(0, i - width + 1) : i + 1], axis=-1)
-    return out
 
 
 def read_rows(name: str) -> list[dict[str, str]]:
