@@ -210,22 +210,25 @@ class AgentNet:
         return jax.tree.map(lambda p: p[index], params)
 
 
+def torso_settings(config) -> dict:
+    """The Config's network shape (`hidden_dim`, `num_layers`, `activation`), for every net."""
+    return dict(
+        hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation
+    )
+
+
 def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[AgentNet, AgentNet]:
     """Actor and critic `AgentNet`s for an environment spec and a Config."""
     hidden = config.hidden_dim if config.recurrent else 0
     actor = ActorNet(
         action_dim=spec.action_dim,
         discrete=spec.discrete,
-        hidden_dim=config.hidden_dim,
-        num_layers=config.num_layers,
-        activation=config.activation,
+        **torso_settings(config),
         recurrent=config.recurrent,
         log_std_init=config.log_std_init,
     )
     critic = ValueNet(
-        hidden_dim=config.hidden_dim,
-        num_layers=config.num_layers,
-        activation=config.activation,
+        **torso_settings(config),
         recurrent=config.recurrent,
     )
     critic_input = spec.state_dim if central_critic else spec.obs_dim
@@ -292,15 +295,11 @@ def make_q_critic(spec, config) -> AgentNet:
     if spec.discrete:
         module = QNet(
             num_actions=spec.action_dim,
-            hidden_dim=config.hidden_dim,
-            num_layers=config.num_layers,
-            activation=config.activation,
+            **torso_settings(config),
         )
     else:
         module = ValueNet(
-            hidden_dim=config.hidden_dim,
-            num_layers=config.num_layers,
-            activation=config.activation,
+            **torso_settings(config),
             recurrent=False,
         )
     input_dim = spec.state_dim + spec.num_agents * spec.action_dim
@@ -322,19 +321,15 @@ def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, A
     actor = ActorNet(
         action_dim=spec.action_dim,
         discrete=True,
-        hidden_dim=config.hidden_dim,
-        num_layers=config.num_layers,
-        activation=config.activation,
+        **torso_settings(config),
     )
     critic = ValueNet(
-        hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation
+        **torso_settings(config),
     )
     approx = ActorNet(
         action_dim=spec.action_dim,
         discrete=spec.discrete,
-        hidden_dim=config.hidden_dim,
-        num_layers=config.num_layers,
-        activation=config.activation,
+        **torso_settings(config),
         log_std_init=config.log_std_init,
     )
     a, u = spec.num_agents, spec.action_dim
