@@ -3,13 +3,14 @@ per-agent parameters as independent networks, recurrent resets."""
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from harlax.distributions import CategoricalHead
-from harlax.nets import ActorNet, AgentNet
+from harlax.nets import GRU, ActorNet, AgentNet
 
 A, N, D, U = 3, 5, 4, 6
 KEY = jax.random.PRNGKey(0)
@@ -104,3 +105,47 @@ def test_shared_group_apply_equals_one_module_call_per_agent(recurrent):
         np.testing.assert_allclose(out[k], ref, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(hidden[k], ref_hidden, rtol=1e-5, atol=1e-6)
     assert not np.allclose(out[0], out[1])
+
+
+def test_gru_equals_flax_gru_cell_stepped_in_a_python_loop():
+    """The GRU (input projections hoisted out of the time scan) against flax's GRUCell
+    applied step by step, with the same weights mapped gate by gate, and resets."""
+    t_max, n, d, h = 7, 4, 5, 6
+    k_init, k_cell, k_x, k_h = jax.random.split(jax.random.PRNGKey(7), 4)
+    x = jax.random.normal(k_x, (t_max, n, d))
+    first = jnp.zeros((t_max, n), bool).at[2, 1].set(True).at[5].set(True)
+    carry0 = jax.random.normal(k_h, (n, h))
+    params = GRU().init(k_init, carry0, x, first)["params"]
+    # Non-zero biases, so a bias mapped to the wrong gate shows.
+    params = {**params, "input_bias": jax.random.normal(k_cell, (3 * h,))}
+    params["hidden_bias"] = jax.random.normal(jax.random.PRNGKey(8), (h,))
+    carry, out = GRU().apply({"params": params}, carry0, x, first)
+
+    split = lambda a: jnp.split(a, 3, axis=-1)  # noqa: E731  gates r, z, n
+    (k_ir, k_iz, k_in), (b_ir, b_iz, b_in) = (
+        split(params["input_kernel"]),
+        split(params["input_bias"]),
+    )
+    k_hr, k_hz, k_hn = split(params["hidden_kernel"])
+    cell_params = {
+        "ir": {"kernel": k_ir, "bias": b_ir},
+        "iz": {"kernel": k_iz, "bias": b_iz},
+        "in": {"kernel": k_in, "bias": b_in},
+        "hr": {"kernel": k_hr},
+        "hz": {"kernel": k_hz},
+        "hn": {"kernel": k_hn, "bias": params["hidden_bias"]},
+    }
+    cell = nn.GRUCell(features=h)
+    ref_carry, ref_out = carry0, []
+    for t in range(t_max):
+        ref_carry = jnp.where(first[t][:, None], 0.0, ref_carry)
+        ref_carry, y = cell.apply({"params": cell_params}, ref_carry, x[t])
+        ref_out.append(y)
+    np.testing.assert_allclose(out, jnp.stack(ref_out), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(carry, ref_carry, rtol=1e-5, atol=1e-6)
+
+
+def test_gru_hidden_kernel_is_orthogonal_per_gate():
+    params = GRU().init(KEY, jnp.zeros((2, 8)), jnp.zeros((3, 2, 5)), jnp.zeros((3, 2), bool))
+    for block in jnp.split(params["params"]["hidden_kernel"], 3, axis=1):
+        np.testing.assert_allclose(block.T @ block, np.eye(8), atol=1e-5)
