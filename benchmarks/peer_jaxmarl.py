@@ -1,19 +1,22 @@
-"""harlax IPPO against JaxMARL's own IPPO baseline, at identical settings, in one run.
+"""harlax against JaxMARL's own baselines (IPPO, recurrent MAPPO), identical settings, one run.
 
-The peer is JaxMARL's `baselines/IPPO/ippo_ff_mpe.py` (FLAIROx/JaxMARL; not part of the
-`jaxmarl` pip package, and its code is not part of this repository): check that file out
-beside the project, remove its hydra entry point and per-update wandb callback, and give
-this script a command that runs it as
-`PEER NUM_ENVS TOTAL_STEPS NUM_SEEDS` printing one JSON line with `compile_s`, `run_s`.
-Without `--peer`, only harlax is measured.
+The peers are JaxMARL's `baselines/IPPO/ippo_ff_mpe.py` (`--algo ippo_ff`) and
+`baselines/MAPPO/mappo_rnn_mpe.py` (`--algo mappo_rnn`) from FLAIROx/JaxMARL; they are not
+part of the `jaxmarl` pip package, and their code is not part of this repository: check the
+file out beside the project, remove its hydra entry point and per-update wandb callback,
+and give this script a command that runs it as `PEER NUM_ENVS TOTAL_STEPS NUM_SEEDS`
+printing one JSON line with `compile_s`, `run_s`. Without `--peer`, only harlax is measured.
 
-Settings are the peer's MPE config: MPE_simple_spread_v3, 128-step rollouts, 4 epochs,
-4 minibatches, lr 2.5e-4 annealed, clip 0.2, entropy 0.01, tanh 64x64 networks.
+Settings are the peer's MPE config (see PEERS): MPE_simple_spread_v3, 128-step rollouts,
+4 epochs, 4 minibatches, annealed lr, clip 0.2, entropy 0.01; IPPO: tanh 64x64 nets,
+lr 2.5e-4; recurrent MAPPO: relu dense-GRU-dense nets of width 128, lr 2e-3.
 
     python -m benchmarks.peer_jaxmarl --num-envs 16 64 256 --total-steps 1048576 \
         --peer "python /path/to/jaxmarl_ippo_ff_mpe.py"
+    python -m benchmarks.peer_jaxmarl --algo mappo_rnn --num-envs 16 64 128 \
+        --total-steps 1048576 --peer "python /path/to/jaxmarl_mappo_rnn_mpe.py"
 
-Writes benchmarks/results/peer_jaxmarl.csv.
+Writes benchmarks/results/peer_jaxmarl.csv (ippo_ff) or peer_jaxmarl_<algo>.csv.
 """
 
 from __future__ import annotations
@@ -30,23 +33,47 @@ import harlax
 from benchmarks.common import block, write_csv
 from harlax.train import make_train, seed_keys
 
+# The peers' settings, per baseline; "notes" goes into the CSV.
+PEERS = {
+    # baselines/IPPO/ippo_ff_mpe.py: tanh 64x64 actor and critic.
+    "ippo_ff": dict(
+        preset="ippo",
+        settings=dict(lr=2.5e-4, critic_lr=2.5e-4),
+        notes="peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py",
+    ),
+    # baselines/MAPPO/mappo_rnn_mpe.py (config mappo_homogenous_rnn_mpe.yaml): relu
+    # dense(128) -> GRU(128) -> dense(128) actor and centralised critic, no value norm.
+    "mappo_rnn": dict(
+        preset="mappo",
+        settings=dict(
+            lr=2e-3,
+            critic_lr=2e-3,
+            recurrent=True,
+            hidden_dim=128,
+            activation="relu",
+            value_norm=False,
+        ),
+        notes="peer: JaxMARL baselines/MAPPO/mappo_rnn_mpe.py",
+    ),
+}
 
-def time_harlax(num_envs: int, total_steps: int, num_seeds: int) -> dict[str, float]:
+
+def time_harlax(algo: str, num_envs: int, total_steps: int, num_seeds: int) -> dict[str, float]:
     """Compile and run the whole training program (all updates in one chunk, like the
     peer's single scan), timed separately."""
     num_updates = total_steps // (num_envs * 128)
-    config = harlax.presets["ippo"].replace(
+    peer = PEERS[algo]
+    config = harlax.presets[peer["preset"]].replace(
         num_envs=num_envs,
         rollout_length=128,
         num_epochs=4,
         num_minibatches=4,
-        lr=2.5e-4,
-        critic_lr=2.5e-4,
         anneal_lr=True,
         total_steps=total_steps,
         num_seeds=num_seeds,
         updates_per_chunk=num_updates,
         progress=False,
+        **peer["settings"],
     )
     program = make_train(config)
     keys = seed_keys(config)
@@ -66,12 +93,14 @@ def main() -> None:
     parser.add_argument("--num-envs", nargs="+", type=int, default=[16, 64, 256])
     parser.add_argument("--total-steps", type=int, default=1_048_576)
     parser.add_argument("--num-seeds", type=int, default=1)
+    parser.add_argument("--algo", default="ippo_ff", choices=list(PEERS))
     parser.add_argument("--peer", default=None, help="command that runs the peer script")
     args = parser.parse_args()
     rows = []
     for num_envs in args.num_envs:
-        ours = time_harlax(num_envs, args.total_steps, args.num_seeds)
+        ours = time_harlax(args.algo, num_envs, args.total_steps, args.num_seeds)
         row = {
+            "algo": args.algo,
             "num_envs": num_envs,
             "total_steps": args.total_steps,
             "num_seeds": args.num_seeds,
@@ -97,11 +126,12 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     notes = [
-        "peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py without hydra/wandb; harlax: "
-        "preset ippo at the peer's settings; run_s excludes compilation; both run the "
-        "whole training as one compiled program, seeds vmapped"
+        f"{PEERS[args.algo]['notes']} without hydra/wandb; harlax: preset "
+        f"{PEERS[args.algo]['preset']} at the peer's settings; run_s excludes compilation; "
+        "both run the whole training as one compiled program, seeds vmapped"
     ]
-    print(f"wrote {write_csv('peer_jaxmarl', rows, notes)}")
+    name = "peer_jaxmarl" if args.algo == "ippo_ff" else f"peer_jaxmarl_{args.algo}"
+    print(f"wrote {write_csv(name, rows, notes)}")
 
 
 if __name__ == "__main__":
