@@ -186,20 +186,22 @@ def test_mpe_time_limit_is_truncation_with_the_final_observation():
 
 
 @pytest.mark.parametrize("favour", [0, 1])
-def test_rollout_bootstraps_from_the_final_observation(favour):
+@pytest.mark.parametrize("critic_hidden", [0, 2])
+def test_rollout_bootstraps_from_the_final_observation(favour, critic_hidden):
     """favour=0: every episode is truncated at step 3 and its bootstrap value is the
     value of the final observation (3 per agent), not of the reset one (0).
-    favour=1: every episode terminates at once."""
+    favour=1: every episode terminates at once. critic_hidden=0: a feed-forward critic,
+    evaluated after the time scan; 2: a recurrent one, evaluated inside it."""
     env = JaxMARLAdapter(CounterEnv(max_steps=3))
     actor = AgentNet(Constant(favour), 2, True, 1, 0)
-    critic = AgentNet(SumOfInput(), 2, True, 1, 0)
+    critic = AgentNet(SumOfInput(), 2, True, 1, critic_hidden)
     num_envs, steps = 2, 7
     rollout = make_rollout(env, actor, critic, CategoricalHead(), central=False, num_steps=steps)
     runner = RunnerState(
         jax.vmap(env.reset)(jax.random.split(KEY, num_envs)),
         jnp.ones(num_envs, bool),
         jnp.zeros((num_envs, 2, 0)),
-        jnp.zeros((num_envs, 2, 0)),
+        jnp.zeros((num_envs, 2, critic_hidden)),
     )
     params = actor.init(KEY), critic.init(KEY)
     _, tr, last_value = rollout(params[0], params[1], runner, KEY)

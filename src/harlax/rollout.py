@@ -40,6 +40,11 @@ def make_value_fn(critic: AgentNet, central: bool) -> Callable:
     return value
 
 
+def _flat(tree: PyTree, axes: int = 2) -> PyTree:
+    """Merge the leading `axes` axes of every leaf (`[T, B, ...]` -> `[T * B, ...]`)."""
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[axes:]), tree)
+
+
 def make_rollout(
     env,
     actor: AgentNet,
@@ -53,11 +58,18 @@ def make_rollout(
     last_value [B, A])`.
 
     With a Q critic, `q_value(actor_params, critic_params, observation, action | None, key)
-    -> [B, A]` replaces the V critic: `value` is Q of the taken joint action, and the
+    -> [..., A]` replaces the V critic: `value` is Q of the taken joint action, and the
     bootstrap / last values are Q of a joint action sampled from the policy (SARSA).
+
+    The time scan holds what must be sequential: the actor, the environment and a
+    recurrent critic (its hidden state). A feed-forward critic (V or Q) is a function of
+    each step's data alone, so its values of the T observations and T final observations
+    are computed after the scan in one batched call each: large matmuls instead of 2T
+    small ones inside the loop.
     """
     value_fn = make_value_fn(critic, central)
     batched_step = jax.vmap(env.step)
+    critic_in_scan = q_value is None and critic.hidden_size > 0
 
     def step(params, runner: RunnerState, key: Array):
         actor_params, critic_params = params
@@ -73,23 +85,20 @@ def make_rollout(
         out = batch_major(out)
         action = head.sample(key_act, out, observation.avail)
         log_prob = head.log_prob(out, observation.avail, action)
-        if q_value is None:
+        value = bootstrap_value = None  # filled in after the scan unless critic_in_scan
+        critic_hidden = runner.critic_hidden
+        if critic_in_scan:
             value, critic_hidden = value_fn(
                 critic_params, runner.critic_hidden, observation, runner.first
             )
-        else:
-            value = q_value(*params, observation, action, None)
-            critic_hidden = runner.critic_hidden
         env_state, info = batched_step(
             jax.random.split(key_env, num_envs), runner.env_state, action
         )
-        # The value of the true final observation, for bootstrapping on truncation.
-        if q_value is None:
+        if critic_in_scan:
+            # The value of the true final observation, for bootstrapping on truncation.
             bootstrap_value, _ = value_fn(
                 critic_params, critic_hidden, info.final, jnp.zeros_like(runner.first)
             )
-        else:
-            bootstrap_value = q_value(*params, info.final, None, jax.random.fold_in(key, 1))
         done = info.terminated | info.truncated
         transition = Transition(
             obs=observation,
@@ -110,20 +119,36 @@ def make_rollout(
             actor_hidden=jnp.swapaxes(actor_hidden, 0, 1),
             critic_hidden=critic_hidden,
         )
-        return next_runner, transition
+        return next_runner, (transition, None if critic_in_scan else info.final)
+
+    def feed_forward_values(params, tr: Transition, finals: Observation, key: Array):
+        """`[T, B, A]` values of the taken steps and of their final observations."""
+        t, b = tr.first.shape
+        if q_value is not None:
+            value = q_value(*params, tr.obs, tr.action, None)
+            bootstrap = q_value(*params, finals, None, jax.random.fold_in(key, 1))
+            return value, bootstrap
+        both = jax.tree.map(lambda x, y: jnp.concatenate([x, y]), _flat(tr.obs), _flat(finals))
+        zeros = jnp.zeros((2 * t * b,), bool)
+        v, _ = value_fn(params[1], critic.initial_hidden(2 * t * b), both, zeros)
+        v = v.reshape((2, t, b) + v.shape[1:])
+        return v[0], v[1]
 
     def rollout(actor_params: PyTree, critic_params: PyTree, runner: RunnerState, key: Array):
         params = (actor_params, critic_params)
-        runner, transitions = jax.lax.scan(
+        runner, (transitions, finals) = jax.lax.scan(
             lambda r, k: step(params, r, k), runner, jax.random.split(key, num_steps)
         )
+        if not critic_in_scan:
+            value, bootstrap = feed_forward_values(params, transitions, finals, key)
+            transitions = transitions._replace(value=value, bootstrap_value=bootstrap)
         if q_value is None:
             last_value, _ = value_fn(
                 critic_params, runner.critic_hidden, runner.env_state.observation, runner.first
             )
         else:
             last_value = q_value(
-                *params, runner.env_state.observation, None, jax.random.fold_in(key, 1)
+                *params, runner.env_state.observation, None, jax.random.fold_in(key, 2)
             )
         return runner, transitions, last_value
 
