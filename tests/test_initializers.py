@@ -38,3 +38,24 @@ def test_many_independent_batched_initialisations_in_one_program_finish():
     for i in range(50):
         out = jax.block_until_ready(many(jax.random.PRNGKey(i)))
     assert all(bool(jnp.isfinite(x).all()) for x in out)
+
+
+def test_a_recurrent_program_initialises_without_lapack_calls():
+    """Every network of a vmapped multi-seed program, the GRU's recurrent kernels
+    included (flax's GRUCell draws them with LAPACK's QR: 13 calls here before
+    `nets.GRU`), initialises in plain XLA."""
+    import harlax
+    from harlax.train import make_train, seed_keys
+
+    config = harlax.presets["mappo"].replace(
+        recurrent=True,
+        num_seeds=3,
+        num_envs=4,
+        rollout_length=4,
+        total_steps=16,
+        updates_per_chunk=1,
+        progress=False,
+    )
+    program = make_train(config)
+    hlo = jax.jit(jax.vmap(program.init)).lower(seed_keys(config)).compile().as_text()
+    assert "lapack" not in hlo.lower()
