@@ -151,6 +151,16 @@ def t_interval(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarra
     return mean, stats.t.ppf(0.975, n - 1) * sem
 
 
+def carry_forward(returns: np.ndarray) -> np.ndarray:
+    """`[..., updates]` -> the return of the latest episode that ended at or before each
+    update (NaN before the first). Long fixed-length episodes (MaMuJoCo, 1000 steps) end
+    in one update of many, all seeds in the same one; without this a curve is mostly NaN."""
+    index = np.where(np.isfinite(returns), np.arange(returns.shape[-1]), -1)
+    index = np.maximum.accumulate(index, axis=-1)
+    filled = np.take_along_axis(returns, np.maximum(index, 0), axis=-1)
+    return np.where(index >= 0, filled, np.nan)
+
+
 def smooth(curve: np.ndarray, width: int) -> np.ndarray:
     """Running mean over `width` updates along the last axis, ignoring NaNs."""
     if width <= 1:

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import harlax  # noqa: E402
-from benchmarks.common import RESULTS, smooth, t_interval, write_csv  # noqa: E402
+from benchmarks.common import RESULTS, carry_forward, smooth, t_interval, write_csv  # noqa: E402
 from harlax.logging import RETURN_CONVENTION, episode_returns  # noqa: E402
 
 
@@ -98,7 +98,7 @@ def main() -> None:
             }
         )
         print(finals[-1], flush=True)
-        smoothed = smooth(returns, max(1, returns.shape[1] // 50))
+        smoothed = smooth(carry_forward(returns), max(1, returns.shape[1] // 50))
         curve_mean, curve_half = t_interval(smoothed)
         steps = (np.arange(returns.shape[1]) + 1) * derived.steps_per_update
         for s, m, h in zip(steps, curve_mean, curve_half, strict=True):

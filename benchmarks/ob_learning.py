@@ -9,15 +9,15 @@ advantage (GAE for the V-critic algorithms, X = Q - b for the Q-critic ones).
 Outputs, under benchmarks/results/ (`--tag` names them):
   ob_learning_<tag>.csv         per pair: final return (mean of the last 10% of updates)
                                 with a 95% t-interval over seeds, mean pg_grad_var,
-                                steps, compile and run seconds
+                                steps, compile and run seconds, per-seed final returns
   ob_learning_<tag>_curves.csv  per pair and logged update: mean return over seeds and
                                 mean pg_grad_var (thinned to at most 50 points)
   ob_learning_<tag>.png         learning curves with 95% bands (if matplotlib is present)
 
-    python benchmarks/ob_learning.py --total-steps 2048000 --num-envs 64 --tag cpu
-    python benchmarks/ob_learning.py --envs spread --algos mappo mappo_ob coma \\
+    python -m benchmarks.ob_learning --total-steps 2048000 --num-envs 64 --tag cpu
+    python -m benchmarks.ob_learning --envs spread --algos mappo mappo_ob coma \\
         mappo_none --total-steps 204800
-    python benchmarks/ob_learning.py --envs smax_3m halfcheetah_6x1 --tag paper_envs
+    python -m benchmarks.ob_learning --envs smax_3m halfcheetah_6x1 --tag paper_envs
     python -m benchmarks.ob_learning --envs mabrax_halfcheetah_6x1 --num-envs 32 \\
         --rollout-length 50 --updates-per-chunk 16 --overrides '{"ent_coef": 0.0}'
 
@@ -39,6 +39,7 @@ import numpy as np
 from scipy import stats
 
 import harlax
+from benchmarks.common import carry_forward
 from harlax.config import presets
 from harlax.logging import episode_returns
 from harlax.train import compile_program, seed_keys
@@ -94,7 +95,7 @@ def run_pair(config: harlax.Config) -> dict:
     run_seconds = time.perf_counter() - start
     merged = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
     return {
-        "returns": episode_returns(merged),  # [seeds, updates]
+        "returns": episode_returns(merged),  # [seeds, updates], NaN where no episode ended
         "grad_var": merged["pg_grad_var"],  # [seeds, updates]
         "compile_s": compile_and_first,
         "run_s": run_seconds,
@@ -149,7 +150,7 @@ def main() -> None:
             mean, half = interval(final)
             row = (env, algo, mean, half, float(np.mean(grad_var)),
                    result["steps_per_update"] * returns.shape[1], result["compile_s"],
-                   result["run_s"])  # fmt: skip
+                   result["run_s"], " ".join(f"{x:.2f}" for x in final))  # fmt: skip
             summary.append(row)
             print(
                 f"{env} {algo}: final return {mean:.2f} +- {half:.2f}, pg_grad_var "
@@ -157,13 +158,14 @@ def main() -> None:
                 f"{row[6]:.0f}s, rest {row[7]:.0f}s",
                 flush=True,
             )
+            curve = carry_forward(returns)  # [seeds, updates]
             thin = max(1, returns.shape[1] // 50)
             for u in range(0, returns.shape[1], thin):
                 with np.errstate(all="ignore"):
                     curves.append((env, algo, (u + 1) * result["steps_per_update"],
-                                   float(np.nanmean(returns[:, u])),
+                                   float(np.nanmean(curve[:, u])),
                                    float(np.mean(grad_var[:, u]))))  # fmt: skip
-            plotted.append((env, algo, returns, result["steps_per_update"]))
+            plotted.append((env, algo, curve, result["steps_per_update"]))
             write_outputs(args.tag, header, summary, curves)  # after every pair: partial runs
     plot(plotted, RESULTS / f"ob_learning_{args.tag}.png")
 
@@ -172,10 +174,10 @@ def write_outputs(tag: str, header: list[str], summary: list, curves: list) -> N
     out = RESULTS / f"ob_learning_{tag}.csv"
     with open(out, "w") as f:
         f.write("\n".join(header) + "\n")
-        f.write("env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s\n")
+        f.write("env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s,per_seed\n")
         for r in summary:
             f.write(f"{r[0]},{r[1]},{r[2]:.4f},{r[3]:.4f},{r[4]:.6g},{r[5]},{r[6]:.1f},"
-                    f"{r[7]:.1f}\n")  # fmt: skip
+                    f"{r[7]:.1f},{r[8]}\n")  # fmt: skip
     with open(RESULTS / f"ob_learning_{tag}_curves.csv", "w") as f:
         f.write("\n".join(header) + "\n")
         f.write("env,algo,env_steps,mean_return,pg_grad_var\n")
