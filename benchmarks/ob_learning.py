@@ -36,10 +36,9 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from scipy import stats
 
 import harlax
-from benchmarks.common import carry_forward
+from benchmarks.common import carry_forward, t_interval
 from harlax.config import presets
 from harlax.logging import episode_returns
 from harlax.train import compile_program, seed_keys
@@ -103,15 +102,6 @@ def run_pair(config: harlax.Config) -> dict:
     }
 
 
-def interval(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of a 95% t-interval over seeds."""
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
-        return float(np.mean(values)) if len(values) else float("nan"), float("nan")
-    half = stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
-    return float(np.mean(values)), float(half)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS, choices=list(ENVS))
@@ -147,7 +137,7 @@ def main() -> None:
             tail = max(1, returns.shape[1] // 10)
             with np.errstate(all="ignore"):
                 final = np.nanmean(returns[:, -tail:], axis=1)  # [seeds]
-            mean, half = interval(final)
+            mean, half = map(float, t_interval(final[np.isfinite(final)]))  # finite seeds
             row = (env, algo, mean, half, float(np.mean(grad_var)),
                    result["steps_per_update"] * returns.shape[1], result["compile_s"],
                    result["run_s"], " ".join(f"{x:.2f}" for x in final))  # fmt: skip
