@@ -43,6 +43,7 @@ PEERS = {
     ),
     # baselines/MAPPO/mappo_rnn_mpe.py (config mappo_homogenous_rnn_mpe.yaml): relu
     # dense(128) -> GRU(128) -> dense(128) actor and centralised critic, no value norm.
+    # (harlax's shared critic also sees a one-hot agent id; the peer's does not.)
     "mappo_rnn": dict(
         preset="mappo",
         settings=dict(

@@ -8,8 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from opsutil import TINY_REAL
 
 from harlax.initializers import orthogonal
+from harlax.train import make_train, seed_keys
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (18, 64), (64, 5), (64, 1), (3, 4, 6)])
@@ -46,18 +48,7 @@ def test_a_recurrent_program_initialises_without_lapack_calls():
     """Every network of a vmapped multi-seed program, the GRU's recurrent kernels
     included (flax's GRUCell draws them with LAPACK's QR: 13 calls here before
     `nets.GRU`), initialises in plain XLA."""
-    import harlax
-    from harlax.train import make_train, seed_keys
-
-    config = harlax.presets["mappo"].replace(
-        recurrent=True,
-        num_seeds=3,
-        num_envs=4,
-        rollout_length=4,
-        total_steps=16,
-        updates_per_chunk=1,
-        progress=False,
-    )
+    config = TINY_REAL.replace(recurrent=True, num_seeds=3)
     program = make_train(config)
     hlo = jax.jit(jax.vmap(program.init)).lower(seed_keys(config)).compile().as_text()
     targets = re.findall(r'custom_call_target="([^"]*)"', hlo)

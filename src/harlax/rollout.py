@@ -40,9 +40,9 @@ def make_value_fn(critic: AgentNet, central: bool) -> Callable:
     return value
 
 
-def _flat(tree: PyTree, axes: int = 2) -> PyTree:
-    """Merge the leading `axes` axes of every leaf (`[T, B, ...]` -> `[T * B, ...]`)."""
-    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[axes:]), tree)
+def _flat(tree: PyTree) -> PyTree:
+    """Merge the time and batch axes of every leaf: `[T, B, ...]` -> `[T * B, ...]`."""
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
 
 
 def make_rollout(
