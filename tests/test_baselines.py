@@ -166,7 +166,7 @@ def test_gaussian_baseline_converges_to_numerical_integration(kind, dims):
             mask,
             lambda a: q_fn(a, jnp),
             k,
-        )
+        ).value
         return abs(float(b) - exact)
 
     errors = {k: np.mean([error(k, s) for s in range(4)]) for k in (100, 10_000, 1_000_000)}
@@ -218,3 +218,19 @@ def test_jit_and_batching_agree_with_single_calls():
         batched = jax.jit(baselines.discrete_baseline, static_argnums=0)(kind, probs, q)
         single = [baselines.discrete_baseline(kind, probs[i], q[i]) for i in range(4)]
         np.testing.assert_allclose(batched, np.stack(single), rtol=1e-6, atol=1e-6)
+
+
+def test_effective_sample_size_of_the_gaussian_ob_weights():
+    """Kish's ESS against its plain formula, uniform COMA weights give K, and the OB
+    weights of one action dimension give `(E w)^2 / E w^2 = 9 / 83` of K: for
+    `w = z^2 + (z^2 - 1)^2`, E w = 3 and E w^2 = E[z^8 - 2 z^6 + 3 z^4 - 2 z^2 + 1] = 83."""
+    w = np.array([[1.0, 2.0], [3.0, 0.5], [0.0, 4.0]])
+    expected = w.sum(0) ** 2 / (w**2).sum(0)
+    np.testing.assert_allclose(baselines.effective_sample_size(jnp.asarray(w)), expected)
+    args = (jnp.array([0.3]), jnp.array([0.7]), jnp.array([True]), lambda a: a[..., 0])
+    k = 400_000
+    key = jax.random.PRNGKey(0)
+    coma = baselines.gaussian_baseline("coma", key, *args[:3], args[3], k)
+    assert float(coma.ess) == k
+    ob = baselines.gaussian_baseline("ob", key, *args[:3], args[3], k)
+    assert float(ob.ess) / k == pytest.approx(9 / 83, rel=0.03)

@@ -128,7 +128,8 @@ def test_discrete_signal_matches_a_loop(baseline):
     obs, action = random_batch(True)
     value = jnp.asarray(np.random.default_rng(5).normal(size=action.shape), jnp.float32)
     stats = returns.value_norm_update(returns.value_norm_init(), 3.0 + 2.0 * value)
-    signal = jax.jit(lambda ap, cp, st, tr: q.signal(ap, cp, st, tr, None))
+    q.q_signal = "critic"
+    signal = jax.jit(lambda ap, cp, st, tr: q.signal(ap, cp, st, tr, None, None)[0])
     x = signal(actor_params, critic_params, stats, transition(obs, action, value))
     value_fn = jitted_value(q)
     out = q.policy_out(actor_params, obs.obs)
@@ -164,7 +165,7 @@ def test_gaussian_baseline_values_match_a_loop(baseline="ob"):
     obs, action = random_batch(False, lead=(2, 2))
     tr = transition(obs, action, jnp.zeros(action.shape[:3]))
     key = jax.random.PRNGKey(7)
-    b = jax.jit(q.baseline_values)(actor_params, critic_params, tr, key)  # [T, B, A]
+    b, ess = jax.jit(q.baseline_values)(actor_params, critic_params, tr, key)  # [T, B, A]
     value_fn = jitted_value(q)
     out = q.policy_out(actor_params, obs.obs)
     mean, log_std = np.split(np.asarray(out), 2, axis=-1)

@@ -42,6 +42,7 @@ ALGOS: dict[str, dict[str, Any]] = {
         share_params=False,
     ),
     # Kuba et al. (NeurIPS 2021): the optimal baseline on a centralised Q critic.
+    # Like the paper's code, the OB is subtracted from the lambda-return (q_signal "return").
     "mappo_ob": dict(
         critic="central_q", baseline="ob", scheme="simultaneous", step="clip", share_params=True
     ),
@@ -55,9 +56,15 @@ ALGOS: dict[str, dict[str, Any]] = {
         step="trust_region",
         share_params=False,
     ),
-    # COMA-style actor-critic: counterfactual baseline on the same Q critic.
+    # COMA-style actor-critic: counterfactual baseline on the same Q critic, subtracted
+    # from the critic's own estimate Q(s, a) as in COMA.
     "coma": dict(
-        critic="central_q", baseline="coma", scheme="simultaneous", step="clip", share_params=True
+        critic="central_q",
+        baseline="coma",
+        scheme="simultaneous",
+        step="clip",
+        share_params=True,
+        q_signal="critic",
     ),
 }
 
@@ -74,6 +81,7 @@ V_BASELINES = ("gae",)  # the others need critic "central_q" (see harlax.baselin
 SCHEMES = ("simultaneous", "sequential")
 STEPS = ("clip", "trust_region")
 ACTIVATIONS = ("tanh", "relu")
+Q_SIGNALS = ("return", "critic")  # what a Q baseline is subtracted from (algos/q_critic.py)
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,11 @@ class Config:
     """Initial state-independent log-std of Gaussian policies."""
 
     # --- Q-critic baselines (baseline "ob", "coma", "none"; Kuba et al., NeurIPS 2021)
+    q_signal: str | None = None
+    """Q critic: the estimate of the taken action's value the baseline is subtracted from:
+    "return" (the lambda-return the critic is trained on, as the OB paper's code; lambda 1
+    is its Monte Carlo return) or "critic" (the critic's Q(s, a), as COMA); None: the
+    algo's choice (coma: "critic", the others: "return")."""
     ob_samples: int = 200
     """Gaussian policies: own actions sampled per state to estimate the OB / COMA baseline."""
     grad_variance_splits: int = 0
@@ -278,6 +291,8 @@ class Derived:
     num_updates: int
     num_chunks: int
     minibatch_size: int
+    q_signal: str | None = None
+    """Q critic only: "return" or "critic" (see Config.q_signal); None for V critics."""
     family: str = "onpolicy"
     """"onpolicy" or "offpolicy" (MADDPG / DDPG)."""
     centralised_critic: bool = True
@@ -373,12 +388,15 @@ def derive(config: Config) -> Derived:
     for name in ("critic", "baseline", "scheme", "step", "share_params"):
         if getattr(c, name) is not None:
             point[name] = getattr(c, name)
+    if point["baseline"] != ALGOS[c.algo]["baseline"]:  # the algo's signal goes with its baseline
+        point.pop("q_signal", None)
     _check_choice("critic", point["critic"], CRITICS)
     _check_choice("baseline", point["baseline"], BASELINES)
     _check_choice("scheme", point["scheme"], SCHEMES)
     _check_choice("step", point["step"], STEPS)
     _check_choice("activation", c.activation, ACTIVATIONS)
     _check_baseline_pairing(c, point["critic"], point["baseline"])
+    q_signal = _resolve_q_signal(c, point)
     if point["scheme"] == "sequential" and point["share_params"]:
         _fail(
             "share_params",
@@ -450,7 +468,23 @@ def derive(config: Config) -> Derived:
         num_updates=num_updates,
         num_chunks=num_updates // c.updates_per_chunk,
         minibatch_size=minibatch_size,
+        q_signal=q_signal,
     )
+
+
+def _resolve_q_signal(c: Config, point: dict[str, Any]) -> str | None:
+    """The Q critic's signal: the field, else the algo's, else "return"; None for V critics."""
+    if point["critic"] != "central_q":
+        if c.q_signal is not None:
+            _fail(
+                "q_signal",
+                f"only the Q critic's baselines use it, but critic is {point['critic']!r}",
+                "leave q_signal unset (None), or use critic='central_q' (e.g. algo='mappo_ob')",
+            )
+        return None
+    q_signal = c.q_signal if c.q_signal is not None else point.get("q_signal", "return")
+    _check_choice("q_signal", q_signal, Q_SIGNALS)
+    return q_signal
 
 
 def derive_offpolicy(config: Config) -> Derived:

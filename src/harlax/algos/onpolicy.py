@@ -105,6 +105,7 @@ class OnPolicyLearner:
                 derived.baseline,
                 config.ob_samples,
                 config.value_norm,
+                derived.q_signal,
             )
         self.rollout = make_rollout(
             env,
@@ -290,6 +291,19 @@ class OnPolicyLearner:
             c.gae_lambda,
         )
 
+    def actor_signal(self, state: LearnerState, tr: Transition, last_value: Array, key: Array):
+        """`(advantage, target, metrics)`: the actor's signal and the critic's targets
+        `[T, B, A]`, both raw reward scale. V critics: GAE and its lambda-returns. The Q
+        critic: its targets are the same lambda-returns (of Q), and the signal is
+        `Qhat - b(s, a^{-i})` from `QCritic.signal`."""
+        advantage, target = self.advantages(state.value_norm, tr, last_value)
+        if self.q_critic is None:
+            return advantage, target, {}
+        signal, metrics = self.q_critic.signal(
+            state.actor_params, state.critic_params, state.value_norm, tr, key, target
+        )
+        return signal, target, metrics
+
     def update(self, state: LearnerState) -> tuple[LearnerState, dict]:
         """Collect one rollout and update actor and critic. Metrics are scalars or `[A]`."""
         c, a = self.config, self.num_agents
@@ -298,15 +312,9 @@ class OnPolicyLearner:
         runner, tr, last_value = self.rollout(
             state.actor_params, state.critic_params, runner0, rollout_key
         )
-        advantage, target = self.advantages(state.value_norm, tr, last_value)
-        if self.q_critic is not None:  # the Q baselines replace GAE's V baseline
-            advantage = self.q_critic.signal(
-                state.actor_params,
-                state.critic_params,
-                state.value_norm,
-                tr,
-                jax.random.fold_in(key, 1),
-            )
+        advantage, target, signal_metrics = self.actor_signal(
+            state, tr, last_value, jax.random.fold_in(key, 1)
+        )
         value_norm = state.value_norm
         if c.value_norm:
             value_norm = returns.value_norm_update(value_norm, target)
@@ -356,6 +364,7 @@ class OnPolicyLearner:
             "reward_mean": jnp.mean(tr.reward),
             "advantage_mean": jnp.mean(advantage),
             "value_target_mean": jnp.mean(target),
+            **signal_metrics,
             **critic_m,
             **{f"actor_{k}": v for k, v in actor_metrics.items()},
         }

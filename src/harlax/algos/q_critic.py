@@ -9,9 +9,20 @@ the critic of the rollout, frozen for the whole update, so they already play the
 a target network; value normalisation (the V critic's running statistics) keeps the
 regression well scaled across tasks. The critic is feed-forward.
 
-The actor's signal is `X^i = Q(s, a) - b(s, a^{-i})` in raw reward scale, with the
+The actor's signal is `X^i = Qhat(s, a) - b(s, a^{-i})` in raw reward scale, with the
 baseline from `harlax.baselines` (OB, COMA, or none): discrete heads give every own
-action in one pass; Gaussian policies sample K own actions per state and agent.
+action in one pass; Gaussian policies sample K own actions per state and agent. `Qhat`,
+the estimate of the taken joint action's value, is one of (`Config.q_signal`)
+
+- `"return"`: the lambda-return `G_t` the critic is trained on (raw scale, truncation
+  bootstrapped from the true final observation). This is the OB paper's own code
+  ("MAPPO with OB": `r_t + gamma G_{t+1} - b`, a Monte Carlo return, i.e. lambda = 1):
+  the rewards carry the signal and the critic only supplies the baseline.
+- `"critic"`: the critic's own estimate `Q_phi(s_t, a_t)` (COMA's actor-critic signal).
+  It carries no reward information beyond what the critic has learnt.
+
+Either way the baseline does not depend on agent i's own action, so the estimator stays
+unbiased for the gradient of the expected `Qhat`.
 """
 
 from __future__ import annotations
@@ -39,9 +50,10 @@ class QCritic:
         baseline: str,
         num_samples: int,
         value_norm: bool,
+        q_signal: str = "return",
     ):
         self.actor, self.critic, self.head = actor, critic, head
-        self.action_dim, self.baseline = action_dim, baseline
+        self.action_dim, self.baseline, self.q_signal = action_dim, baseline, q_signal
         self.num_samples, self.value_norm = num_samples, value_norm
         self.discrete = head.discrete
 
@@ -86,13 +98,14 @@ class QCritic:
 
     def baseline_values(
         self, actor_params: PyTree, critic_params: PyTree, tr: Transition, key: Array
-    ) -> Array:
-        """`[T, B, A]` baseline `b(s, a^{-i})` in the critic's (normalised) scale."""
+    ) -> tuple[Array, Array | None]:
+        """`[T, B, A]` baseline `b(s, a^{-i})` in the critic's (normalised) scale, and for
+        Gaussian policies the effective sample size `[T, B, A]` of its weights (else None)."""
         out = self.policy_out(actor_params, tr.obs.obs)
         if self.discrete:
             q = apply_q(self.critic, critic_params, self.inputs(tr.obs.state, tr.action))
             probs = jax.nn.softmax(jnp.where(tr.obs.avail, out, MASKED_LOGIT), axis=-1)
-            return discrete_baseline(self.baseline, probs, q)
+            return discrete_baseline(self.baseline, probs, q), None
         mean, log_std = jnp.split(out, 2, axis=-1)
         a = mean.shape[-2]
         own = jnp.eye(a, dtype=bool)[:, :, None]  # [A (agent i), A (agent j), 1]
@@ -106,8 +119,8 @@ class QCritic:
                 s = jnp.broadcast_to(state[:, None], joint.shape[:-1] + state.shape[-1:])
                 return apply_q(self.critic, critic_params, jnp.concatenate([s, joint], -1))
 
-            return gaussian_baseline(
-                self.baseline, step_key, mean, std, mask, q_fn, self.num_samples
+            return tuple(
+                gaussian_baseline(self.baseline, step_key, mean, std, mask, q_fn, self.num_samples)
             )
 
         # One time step at a time keeps the K-sample batch [K, B, A, D] small.
@@ -123,10 +136,19 @@ class QCritic:
         value_norm: ValueNormState,
         tr: Transition,
         key: Array,
-    ) -> Array:
-        """`[T, B, A]` the actor's signal `X^i = Q(s, a) - b(s, a^{-i})`, raw reward scale."""
+        lambda_return: Array,
+    ) -> tuple[Array, dict]:
+        """The actor's signal `X^i = Qhat - b(s, a^{-i})` `[T, B, A]` in raw reward scale,
+        and its metrics.
+
+        `Qhat` is `lambda_return` (`[T, B, A]`, raw scale) for `q_signal="return"`, the
+        critic's `Q(s_t, a_t)` of the rollout for `q_signal="critic"`. Metrics: `ob_ess`, the
+        mean effective sample size of a sampled (Gaussian) baseline's weights.
+        """
         raw = (lambda v: returns.denormalize(value_norm, v)) if self.value_norm else (lambda v: v)
-        q = raw(tr.value)
+        q_hat = lambda_return if self.q_signal == "return" else raw(tr.value)
         if self.baseline == "none":
-            return q
-        return q - raw(self.baseline_values(actor_params, critic_params, tr, key))
+            return q_hat, {}
+        baseline, ess = self.baseline_values(actor_params, critic_params, tr, key)
+        metrics = {} if ess is None or self.baseline != "ob" else {"ob_ess": jnp.mean(ess)}
+        return q_hat - raw(baseline), metrics
