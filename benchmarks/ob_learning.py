@@ -22,7 +22,9 @@ Outputs, under benchmarks/results/ (`--tag` names them):
         --rollout-length 50 --updates-per-chunk 16 --overrides '{"ent_coef": 0.0}'
 
 Algorithm names are presets (mappo, mappo_ob, happo, happo_ob, hatrpo, hatrpo_ob, coma)
-or `mappo_none` (MAPPO on the Q critic without a baseline, vanilla MAPG).
+or one of `EXTRA_ALGOS`: `mappo_none` and `mappo_coma` (MAPPO's Q critic and return signal
+without a baseline and with COMA's), `mappo_ob_critic` / `happo_ob_critic` (the OB
+subtracted from the critic's Q instead of the lambda-return).
 """
 
 from __future__ import annotations
@@ -54,7 +56,14 @@ ENVS = {
     "mabrax_halfcheetah_6x1": ("halfcheetah_6x1", {}),
 }
 DEFAULT_ENVS = ["spread", "spread_continuous"]
-EXTRA_ALGOS = {"mappo_none": ("mappo_ob", {"baseline": "none"})}
+# One Q critic, one signal: the baselines compared as in the OB paper's ablation
+# (q_signal "return" unless the name says "critic"; see Config.q_signal).
+EXTRA_ALGOS = {
+    "mappo_none": ("mappo_ob", {"baseline": "none"}),
+    "mappo_coma": ("mappo_ob", {"baseline": "coma"}),
+    "mappo_ob_critic": ("mappo_ob", {"q_signal": "critic"}),
+    "happo_ob_critic": ("happo_ob", {"q_signal": "critic"}),
+}
 
 
 def make_config(algo: str, env: str, args: argparse.Namespace) -> harlax.Config:
@@ -96,6 +105,7 @@ def run_pair(config: harlax.Config) -> dict:
     return {
         "returns": episode_returns(merged),  # [seeds, updates], NaN where no episode ended
         "grad_var": merged["pg_grad_var"],  # [seeds, updates]
+        "ob_ess": float(np.mean(merged["ob_ess"])) if "ob_ess" in merged else float("nan"),
         "compile_s": compile_and_first,
         "run_s": run_seconds,
         "steps_per_update": program.derived.steps_per_update,
@@ -126,7 +136,8 @@ def main() -> None:
         f"devices={[d.device_kind for d in jax.devices()]} jax={jax.__version__}",
         f"# settings={vars(args)} XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}",
         "# final_return: mean episode return over the last 10% of updates, mean over seeds "
-        "+- 95% t-interval; pg_grad_var: mean over updates and seeds",
+        "+- 95% t-interval; pg_grad_var: mean over updates and seeds; q_signal: what the "
+        "Q baseline is subtracted from; ob_ess: mean effective sample size of the Gaussian OB",
     ]
     summary, curves, plotted = [], [], []
     for env in args.envs:
@@ -140,7 +151,8 @@ def main() -> None:
             mean, half = map(float, t_interval(final[np.isfinite(final)]))  # finite seeds
             row = (env, algo, mean, half, float(np.mean(grad_var)),
                    result["steps_per_update"] * returns.shape[1], result["compile_s"],
-                   result["run_s"], " ".join(f"{x:.2f}" for x in final))  # fmt: skip
+                   result["run_s"], " ".join(f"{x:.2f}" for x in final),
+                   config.validate().q_signal, result["ob_ess"])  # fmt: skip
             summary.append(row)
             print(
                 f"{env} {algo}: final return {mean:.2f} +- {half:.2f}, pg_grad_var "
@@ -164,10 +176,13 @@ def write_outputs(tag: str, header: list[str], summary: list, curves: list) -> N
     out = RESULTS / f"ob_learning_{tag}.csv"
     with open(out, "w") as f:
         f.write("\n".join(header) + "\n")
-        f.write("env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s,per_seed\n")
+        f.write(
+            "env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s,per_seed,"
+            "q_signal,ob_ess\n"
+        )
         for r in summary:
             f.write(f"{r[0]},{r[1]},{r[2]:.4f},{r[3]:.4f},{r[4]:.6g},{r[5]},{r[6]:.1f},"
-                    f"{r[7]:.1f},{r[8]}\n")  # fmt: skip
+                    f"{r[7]:.1f},{r[8]},{r[9]},{r[10]:.1f}\n")  # fmt: skip
     with open(RESULTS / f"ob_learning_{tag}_curves.csv", "w") as f:
         f.write("\n".join(header) + "\n")
         f.write("env,algo,env_steps,mean_return,pg_grad_var\n")
