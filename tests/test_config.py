@@ -3,6 +3,8 @@ and a fix, before anything is compiled; presets and JSON round-trips."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 import harlax
@@ -63,8 +65,13 @@ def test_budget_is_not_rounded():
 
 def test_presets_validate_and_round_trip_through_json():
     assert {"ippo", "mappo", "happo", "hatrpo"} <= set(harlax.presets)
+    have_mujoco = importlib.util.find_spec("mujoco") is not None
     for name, preset in harlax.presets.items():
-        preset.validate()
+        if preset.env.startswith("mamujoco:") and not have_mujoco:
+            with pytest.raises(ValueError, match=r"harlax\[mujoco\]"):
+                preset.validate()
+        else:
+            preset.validate()
         assert Config.from_json(preset.to_json()) == preset, name
 
 

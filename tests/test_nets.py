@@ -149,3 +149,37 @@ def test_gru_hidden_kernel_is_orthogonal_per_gate():
     params = GRU().init(KEY, jnp.zeros((2, 8)), jnp.zeros((3, 2, 5)), jnp.zeros((3, 2), bool))
     for block in jnp.split(params["params"]["hidden_kernel"], 3, axis=1):
         np.testing.assert_allclose(block.T @ block, np.eye(8), atol=1e-5)
+
+
+def _np_layer_norm(x, scale, bias, eps=1e-5):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * scale + bias
+
+
+def test_feature_and_layer_norm_follow_harls_mlp():
+    """HARL's MLPBase: LayerNorm(input), then (Linear -> ReLU -> LayerNorm) per layer; the
+    norms' scales and biases are perturbed so that they count."""
+    module = ActorNet(
+        action_dim=U, discrete=True, hidden_dim=8, activation="relu", feature_norm=True,
+        layer_norm=True,
+    )  # fmt: skip
+    x = jax.random.normal(KEY, (N, D)) * 3.0 + 1.0
+    params = module.init(KEY, jnp.zeros((N, 0)), x, jnp.zeros((N,), bool))
+    params = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(KEY, p.shape), params)
+    _, out = module.apply(params, jnp.zeros((N, 0)), x, jnp.zeros((N,), bool))
+    torso = jax.tree.map(np.asarray, params["params"]["Torso_0"])
+    h = _np_layer_norm(np.asarray(x), **torso["LayerNorm_0"])
+    for layer in range(2):
+        dense = torso[f"Dense_{layer}"]
+        h = np.maximum(h @ dense["kernel"] + dense["bias"], 0.0)
+        h = _np_layer_norm(h, **torso[f"LayerNorm_{layer + 1}"])
+    head = jax.tree.map(np.asarray, params["params"]["Dense_0"])
+    np.testing.assert_allclose(out, h @ head["kernel"] + head["bias"], rtol=1e-4, atol=1e-5)
+
+
+def test_without_norms_the_parameters_have_no_layer_norm():
+    params = ActorNet(action_dim=U, discrete=True, hidden_dim=8).init(
+        KEY, jnp.zeros((N, 0)), jnp.zeros((N, D)), jnp.zeros((N,), bool)
+    )
+    assert not any("LayerNorm" in k for k in params["params"]["Torso_0"])

@@ -81,6 +81,7 @@ V_BASELINES = ("gae",)  # the others need critic "central_q" (see harlax.baselin
 SCHEMES = ("simultaneous", "sequential")
 STEPS = ("clip", "trust_region")
 ACTIVATIONS = ("tanh", "relu")
+VALUE_LOSSES = ("mse", "huber")
 Q_SIGNALS = ("return", "critic")  # what a Q baseline is subtracted from (algos/q_critic.py)
 
 
@@ -147,6 +148,10 @@ class Config:
     """PPO ratio clip range (HAPPO clips the agent's own ratio)."""
     value_clip_eps: float = 0.2
     """Clip range of the value loss; 0 disables value clipping."""
+    value_loss: str = "mse"
+    """Critic regression loss: "mse" (half squared error) or "huber" (HARL's, see huber_delta)."""
+    huber_delta: float = 10.0
+    """Huber value loss: quadratic within this distance of the target, linear beyond."""
     ent_coef: float = 0.01
     """Entropy bonus coefficient of the actor loss."""
     value_norm: bool = True
@@ -177,6 +182,10 @@ class Config:
     """tanh or relu."""
     recurrent: bool = False
     """GRU actor and critic; minibatches are whole sequences."""
+    feature_norm: bool = False
+    """LayerNorm of every net's input (HARL's use_feature_normalization)."""
+    layer_norm: bool = False
+    """LayerNorm after every hidden layer's activation (HARL's MLP and RNN layers)."""
     log_std_init: float = -0.5
     """Initial state-independent log-std of Gaussian policies."""
 
@@ -395,6 +404,7 @@ def derive(config: Config) -> Derived:
     _check_choice("scheme", point["scheme"], SCHEMES)
     _check_choice("step", point["step"], STEPS)
     _check_choice("activation", c.activation, ACTIVATIONS)
+    _check_choice("value_loss", c.value_loss, VALUE_LOSSES)
     _check_baseline_pairing(c, point["critic"], point["baseline"])
     q_signal = _resolve_q_signal(c, point)
     if point["scheme"] == "sequential" and point["share_params"]:
@@ -422,7 +432,7 @@ def derive(config: Config) -> Derived:
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             _fail(name, f"must be a positive integer, got {value!r}", "use an integer >= 1")
-    for name in ("lr", "critic_lr", "max_grad_norm", "kl_threshold"):
+    for name in ("lr", "critic_lr", "max_grad_norm", "kl_threshold", "huber_delta"):
         value = getattr(c, name)
         if not value > 0:
             _fail(name, f"must be positive, got {value!r}", "use a value > 0")
@@ -655,26 +665,62 @@ def _check_output(c: Config) -> None:
 
 # Named configurations. Sources are given where hyperparameters follow a paper.
 presets: dict[str, Config] = {
-    # JaxMARL's MPE IPPO/MAPPO baselines use similar batch sizes and learning rates.
+    # JaxMARL's MPE IPPO/MAPPO baselines use similar batch sizes and learning rates; these
+    # two do not follow HARL (see mappo_harl).
     "ippo": Config(algo="ippo"),
     "mappo": Config(algo="mappo"),
-    # HAPPO: Kuba et al., ICLR 2022, and the HARL repository's MPE configs: clip 0.2,
-    # 5 PPO epochs, one minibatch, lr 5e-4.
-    "happo": Config(algo="happo", num_epochs=5, num_minibatches=1, clip_eps=0.2),
-    # HATRPO: Kuba et al., ICLR 2022 (HARL configs): delta 0.01, 10 CG iterations,
-    # damping 0.1, 10 line-search steps, accept ratio 0.5, backtrack coefficient 0.8.
-    "hatrpo": Config(
-        algo="hatrpo",
-        kl_threshold=0.01,
-        cg_iters=10,
-        cg_damping=0.1,
-        line_search_steps=10,
-        accept_ratio=0.5,
-        backtrack_coef=0.8,
-        num_epochs=5,
-        num_minibatches=1,
-    ),
 }
+
+# HARL's settings (PKU-MARL/HARL, tuned_configs/<family>/<task>/<algo>/config.json), shared
+# by every family and algorithm there: ReLU MLPs with feature and layer normalisation
+# (harl/models/base/mlp.py), Adam lr 5e-4 (eps 1e-5) for actor and critic, grad-norm clip
+# 10, Huber value loss (delta 10) clipped like the ratio (use_clipped_value_loss with
+# clip_param), ValueNorm, GAE(0.99, 0.95), advantages standardised, 20 environments x 200
+# steps per update, one minibatch, 10M steps. Differences that remain: see README "HARL".
+_HARL = dict(
+    activation="relu",
+    feature_norm=True,
+    layer_norm=True,
+    lr=5e-4,
+    critic_lr=5e-4,
+    max_grad_norm=10.0,
+    value_loss="huber",
+    huber_delta=10.0,
+    value_norm=True,
+    gamma=0.99,
+    gae_lambda=0.95,
+    normalize_advantages=True,
+    num_envs=20,
+    rollout_length=200,
+    num_minibatches=1,
+    total_steps=10_000_000,
+    updates_per_chunk=10,
+)
+# (preset, algo, HARL config file, that file's settings beyond _HARL)
+_HARL_PRESETS = [
+    # pettingzoo_mpe/simple_spread_v2-discrete/{happo,hatrpo,mappo}/config.json
+    ("happo", "happo", dict(hidden_dim=128, num_layers=2, num_epochs=5, clip_eps=0.2,
+                            value_clip_eps=0.2, ent_coef=0.01)),
+    ("hatrpo", "hatrpo", dict(hidden_dim=128, num_layers=2, num_epochs=5, value_clip_eps=0.2,
+                              kl_threshold=0.005, cg_iters=10, cg_damping=0.1,
+                              line_search_steps=10, accept_ratio=0.5, backtrack_coef=0.8)),
+    ("mappo_harl", "mappo", dict(hidden_dim=128, num_layers=2, num_epochs=5, clip_eps=0.2,
+                                 value_clip_eps=0.2, ent_coef=0.01)),
+    # mamujoco/HalfCheetah-v2-2x3/{happo,hatrpo,mappo}/config.json, on harlax's MaMuJoCo.
+    # HARL's Gaussian std is 0.5 * sigmoid(x) with x initialised to 1; harlax's is exp(x):
+    # the same initial std 0.366 (log -1.006), parametrised differently.
+    ("happo_mamujoco", "happo", dict(env="mamujoco:HalfCheetah-2x3", hidden_dim=128,
+                                     num_layers=3, num_epochs=15, clip_eps=0.05,
+                                     value_clip_eps=0.05, ent_coef=0.01, log_std_init=-1.006)),
+    ("hatrpo_mamujoco", "hatrpo", dict(env="mamujoco:HalfCheetah-2x3", hidden_dim=128,
+                                       num_layers=3, num_epochs=5, value_clip_eps=0.2,
+                                       kl_threshold=0.01, log_std_init=-1.006)),
+    ("mappo_mamujoco", "mappo", dict(env="mamujoco:HalfCheetah-2x3", hidden_dim=128,
+                                     num_layers=3, num_epochs=15, clip_eps=0.05,
+                                     value_clip_eps=0.05, ent_coef=0.01, log_std_init=-1.006)),
+]  # fmt: skip
+for _name, _algo, _settings in _HARL_PRESETS:
+    presets[_name] = Config(algo=_algo, **{**_HARL, **_settings})
 # Optimal baseline (Kuba et al., NeurIPS 2021): the base presets with a Q critic and OB.
 presets["mappo_ob"] = Config(algo="mappo_ob")
 presets["happo_ob"] = presets["happo"].replace(algo="happo_ob")

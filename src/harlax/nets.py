@@ -71,23 +71,42 @@ class GRU(nn.Module):
 
 
 class Torso(nn.Module):
-    """MLP (`num_layers` dense layers) or dense -> GRU -> dense when `recurrent`."""
+    """MLP (`num_layers` dense layers) or dense -> GRU -> dense when `recurrent`.
+
+    `feature_norm` applies a LayerNorm to the input and `layer_norm` one after every hidden
+    layer's activation (and after the GRU): HARL's `use_feature_normalization` and its
+    `MLPLayer` / `RNNLayer` (harl/models/base/mlp.py, rnn.py).
+    """
 
     hidden_dim: int
     num_layers: int
     activation: str
     recurrent: bool
+    feature_norm: bool = False
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
         act = ACTIVATIONS[self.activation]
+        norm = (lambda y: _layer_norm()(y)) if self.layer_norm else (lambda y: y)
+        if self.feature_norm:
+            x = _layer_norm()(x)
         if not self.recurrent:
             for _ in range(self.num_layers):
-                x = act(_dense(self.hidden_dim)(x))
+                x = norm(act(_dense(self.hidden_dim)(x)))
             return hidden, x
-        x = act(_dense(self.hidden_dim)(x))
+        x = norm(act(_dense(self.hidden_dim)(x)))
         hidden, x = GRU()(hidden, x, first)
-        return hidden, act(_dense(self.hidden_dim)(x))
+        return hidden, norm(act(_dense(self.hidden_dim)(norm(x))))
+
+
+def _torso_of(net: nn.Module, recurrent: bool) -> Torso:
+    """The `Torso` of a net that carries the torso fields (see `torso_settings`)."""
+    return Torso(**{k: getattr(net, k) for k in TORSO_FIELDS}, recurrent=recurrent)
+
+
+def _layer_norm() -> nn.LayerNorm:
+    return nn.LayerNorm(epsilon=1e-5)  # PyTorch's (HARL's) epsilon
 
 
 class ActorNet(nn.Module):
@@ -99,13 +118,13 @@ class ActorNet(nn.Module):
     num_layers: int = 2
     activation: str = "tanh"
     recurrent: bool = False
+    feature_norm: bool = False
+    layer_norm: bool = False
     log_std_init: float = -0.5
 
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
-        hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, self.recurrent)(
-            hidden, x, first
-        )
+        hidden, h = _torso_of(self, self.recurrent)(hidden, x, first)
         out = _dense(self.action_dim, 0.01)(h)
         if self.discrete:
             return hidden, out
@@ -122,12 +141,12 @@ class ValueNet(nn.Module):
     num_layers: int = 2
     activation: str = "tanh"
     recurrent: bool = False
+    feature_norm: bool = False
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
-        hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, self.recurrent)(
-            hidden, x, first
-        )
+        hidden, h = _torso_of(self, self.recurrent)(hidden, x, first)
         return hidden, _dense(1, 1.0)(h)[..., 0]
 
 
@@ -232,11 +251,12 @@ class AgentNet:
         return jax.tree.map(lambda p: p[index], params)
 
 
+TORSO_FIELDS = ("hidden_dim", "num_layers", "activation", "feature_norm", "layer_norm")
+
+
 def torso_settings(config) -> dict:
-    """The Config's network shape (`hidden_dim`, `num_layers`, `activation`), for every net."""
-    return dict(
-        hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation
-    )
+    """The Config's network shape (`TORSO_FIELDS`), for every net."""
+    return {k: getattr(config, k) for k in TORSO_FIELDS}
 
 
 def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[AgentNet, AgentNet]:
@@ -272,12 +292,12 @@ class QNet(nn.Module):
     hidden_dim: int = 64
     num_layers: int = 2
     activation: str = "tanh"
+    feature_norm: bool = False
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
-        hidden, h = Torso(self.hidden_dim, self.num_layers, self.activation, False)(
-            hidden, x, first
-        )
+        hidden, h = _torso_of(self, False)(hidden, x, first)
         return hidden, _dense(self.num_actions, 1.0)(h)
 
 

@@ -20,6 +20,7 @@ from harlax.algos.minibatch import flatten_time, joint_minibatch_epochs, minibat
 from harlax.algos.q_critic import QCritic
 from harlax.algos.sequential import agent_keys, sequential_update
 from harlax.config import Config, Derived
+from harlax.losses import clipped_value_loss
 from harlax.nets import AgentNet
 from harlax.rollout import critic_input, make_rollout
 from harlax.trust_region import trust_region_step
@@ -231,12 +232,11 @@ class OnPolicyLearner:
         )
         if batch.own_action is not None:
             value = jnp.take_along_axis(value, batch.own_action[..., None], axis=-1)[..., 0]
-        error = (value - batch.target) ** 2
-        eps = self.config.value_clip_eps
-        if eps > 0:
-            clipped = batch.old_value + jnp.clip(value - batch.old_value, -eps, eps)
-            error = jnp.maximum(error, (clipped - batch.target) ** 2)
-        return 0.5 * jnp.mean(error), {}
+        c = self.config
+        loss = clipped_value_loss(
+            value, batch.target, batch.old_value, c.value_clip_eps, c.value_loss, c.huber_delta
+        )
+        return jnp.mean(loss), {}
 
     def update_critic(self, params, opt_state, batch: CriticBatch, key):
         c = self.config
