@@ -339,6 +339,47 @@ def test_acting_uses_each_agents_drawn_sub_policy():
         assert not np.allclose(np.asarray(items.action[0, :, i]), every[:, i, (k + 1) % 3])
 
 
+def _action_kind(rows: np.ndarray) -> str:
+    """ "one_hot" if every row `[..., U]` is exactly one-hot, "soft" if every row lies on the
+    simplex and none is one-hot, else "mixed"."""
+    rows = rows.reshape(-1, rows.shape[-1])
+    if np.all((rows == 0.0) | (rows == 1.0)) and np.all(rows.sum(-1) == 1.0):
+        return "one_hot"
+    on_simplex = np.all(rows >= 0.0) and np.allclose(rows.sum(-1), 1.0, atol=1e-5)
+    return "soft" if on_simplex and np.all(rows.max(-1) < 1.0) else "mixed"
+
+
+@pytest.mark.parametrize("hard, kind", [(False, "soft"), (True, "one_hot")])
+def test_discrete_critic_is_trained_and_queried_with_one_kind_of_action(hard, kind):
+    """The stored actions (the critic's regression inputs) and the joint actions it is queried
+    with in the TD target and the actor loss are all soft samples, or all one-hot with
+    gumbel_hard; the environment executes the argmax of the stored sample."""
+    learner = make_learner(env_kwargs={}, gumbel_hard=hard)  # discrete simple_adversary
+    queried = []
+    q_values = learner.q_values
+
+    def spy(params, obs, joint):
+        jax.debug.callback(lambda j: queried.append(np.asarray(j)), joint)
+        return q_values(params, obs, joint)
+
+    learner.q_values = spy
+    state, metrics = learner.update(learner.init(jax.random.PRNGKey(0)))  # stores and trains
+    assert bool(metrics["trained"])
+    # flashbax item buffer: [1, buffer_size, A, U], one update's 8 transitions written.
+    stored = np.asarray(state.buffer.experience.action[0, :8])
+    assert _action_kind(stored) == kind
+    # One gradient step queries the critic three times: TD target, critic loss, actor loss.
+    assert len(queried) == 3
+    assert [_action_kind(joint) for joint in queried] == [kind] * 3
+
+    raw = jax.random.normal(jax.random.PRNGKey(1), (16, 3, 5))
+    env_action, critic_action = learner.explore(
+        raw, jnp.ones((16, 3, 5), bool), jax.random.PRNGKey(2)
+    )
+    assert _action_kind(np.asarray(critic_action)) == kind
+    np.testing.assert_array_equal(np.asarray(env_action), np.asarray(critic_action).argmax(-1))
+
+
 @pytest.mark.parametrize(
     "bad, field",
     [

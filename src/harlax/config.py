@@ -222,7 +222,9 @@ class Config:
     gumbel_temperature: float = 1.0
     """MADDPG, discrete actions: Gumbel-softmax temperature."""
     gumbel_hard: bool = False
-    """Discrete actions: straight-through one-hot Gumbel-softmax for the critic input."""
+    """Discrete actions: the straight-through one-hot Gumbel-softmax sample instead of the
+    soft one (the reference's), used everywhere: stored when acting, in the actor loss, for
+    the target's next actions and the inferred policies."""
     action_reg: float = 1e-3
     """Actor loss penalty on the squared pre-activation outputs (as in the paper's code)."""
     centralised_critic: bool | None = None

@@ -10,8 +10,12 @@ each on a sampled batch: critic regression to `y_i = r_i + gamma * Q_i'(x', a')`
 `a'_j = mu_j'(o'_j)` from target actors (or agent i's inferred approximations of the other
 agents' policies), actor ascent on `Q_i(x, a_1.., mu_i(o_i), ..a_N)` with the other agents'
 actions from the buffer, and Polyak averaging of the targets. Everything is one jit-able
-pure function. Discrete actions use Gumbel-softmax; continuous ones are squashed into the
-action bounds and explored with Gaussian noise.
+pure function. Discrete actions use Gumbel-softmax samples, one kind throughout (as in the
+reference implementation, openai/maddpg): the soft sample by default, the straight-through
+one-hot with `gumbel_hard`. Acting stores the sample in the buffer (the environment executes
+its argmax), and the actor loss, the target actions and the inferred policies draw the
+same kind, so the critic is never queried at inputs unlike those it was trained on.
+Continuous actions are squashed into the action bounds and explored with Gaussian noise.
 
 The paper's two extensions are options. `infer_policies`: agent i fits models of the
 other agents' policies to their replayed actions (log-likelihood plus an entropy bonus) and
@@ -136,8 +140,11 @@ class MADDPGLearner:
         return jnp.where(mask, action, 0.0)
 
     def policy_action(self, raw: Array, avail: Array, key: Array) -> Array:
-        """The differentiable action the critic sees `[N, A, U]`: a Gumbel-softmax sample
-        (discrete) or the deterministic squashed action (continuous)."""
+        """The differentiable action the critic sees `[..., U]`: a Gumbel-softmax sample
+        (discrete; soft, or straight-through one-hot with `gumbel_hard`) or the deterministic
+        squashed action (continuous). Discrete acting, the stored actions, the actor loss and
+        the targets all use this one sample kind, so the critic is queried where it is trained.
+        """
         if self.spec.discrete:
             return gumbel_softmax(
                 key, raw, avail, self.config.gumbel_temperature, self.config.gumbel_hard
@@ -147,15 +154,17 @@ class MADDPGLearner:
     def explore(self, raw: Array, avail: Array, key: Array) -> tuple[Array, Array]:
         """Exploratory `(env_action, critic_action [N, A, U])` for acting in the environment.
 
-        Discrete: the argmax of a Gumbel-softmax sample (a sample of softmax(logits)), stored
-        as its one-hot. Continuous: the squashed action plus Gaussian noise of std
+        Discrete: `critic_action` is the `policy_action` sample (soft Gumbel-softmax, or its
+        one-hot with `gumbel_hard`), the vector the replay buffer stores and the critic is
+        trained on, as in the reference implementation (openai/maddpg, whose MPE takes the
+        soft vector). JaxMARL's MPE takes an integer, so the environment executes the
+        sample's argmax `[N, A]`, an exact sample of softmax(logits) (Gumbel-max, at any
+        temperature). Continuous: the squashed action plus Gaussian noise of std
         `exploration_noise * (high - low)`, clipped to the bounds.
         """
         if self.spec.discrete:
-            index = jnp.argmax(
-                jnp.where(avail, raw, MASKED_LOGIT) + jax.random.gumbel(key, raw.shape), axis=-1
-            )
-            return index.astype(jnp.int32), jax.nn.one_hot(index, raw.shape[-1])
+            sample = jax.lax.stop_gradient(self.policy_action(raw, avail, key))
+            return jnp.argmax(sample, axis=-1).astype(jnp.int32), sample
         scale = self.config.exploration_noise * (self.high - self.low)
         noisy = self.squash(raw, avail) + scale * jax.random.normal(key, raw.shape)
         action = jnp.where(avail, jnp.clip(noisy, self.low, self.high), 0.0)
@@ -195,7 +204,9 @@ class MADDPGLearner:
 
     def approx_loss(self, params: PyTree, batch: Replay) -> tuple[Array, Array]:
         """Negative log-likelihood of the other agents' executed actions minus
-        `inference_ent_coef` times entropy, summed over agents i; per-agent values `[A]`."""
+        `inference_ent_coef` times entropy, summed over agents i; per-agent values `[A]`.
+
+        Discrete: the executed action is the argmax of the stored sample (see `explore`)."""
         a = self.num_agents
         out = self.approx_out(params, batch.obs.obs)  # [A, A, N, K]
         avail = jnp.swapaxes(batch.obs.avail, 0, 1)[None]  # [1, A(j), N, U]
