@@ -296,6 +296,42 @@ def test_policy_inference_fits_a_known_policy():
     assert np.all(agree1 > 0.85) and np.all(agree1 > agree0 + 0.2), (agree0, agree1)
 
 
+def test_inferred_policies_bootstrap_from_polyak_averaged_target_copies():
+    """With infer_policies, the TD target uses the target copies of the inference nets: the
+    critic loss depends on them and not on the online inference nets, and the copies move
+    by Polyak averaging with tau."""
+    learner = make_learner(env_kwargs={}, infer_policies=True, tau=0.3)
+    state = learner.init(jax.random.PRNGKey(0))
+    for online, target in zip(
+        jax.tree.leaves(state.approx_params),
+        jax.tree.leaves(state.target_approx_params),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(np.asarray(online), np.asarray(target))  # start equal
+    other = learner.approx.init(jax.random.PRNGKey(7))
+    batch = random_batch(learner, 8, seed=4)
+    step = jax.jit(learner.gradient_step)
+    key = jax.random.PRNGKey(1)
+    base, metrics = step(state, batch, key)
+    loss = np.asarray(metrics["critic_loss"])
+    online_changed = step(state._replace(approx_params=other), batch, key)[1]["critic_loss"]
+    target_changed = step(state._replace(target_approx_params=other), batch, key)[1]["critic_loss"]
+    np.testing.assert_allclose(np.asarray(online_changed), loss, rtol=1e-6)
+    assert np.abs(np.asarray(target_changed) - loss).max() > 1e-4 * np.abs(loss).max()
+
+    want = polyak(base.approx_params, state.target_approx_params, 0.3)
+    moved = 0.0
+    for got, expected, online in zip(
+        jax.tree.leaves(base.target_approx_params),
+        jax.tree.leaves(want),
+        jax.tree.leaves(base.approx_params),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6, atol=1e-7)
+        moved = max(moved, float(np.abs(np.asarray(got) - np.asarray(online)).max()))
+    assert moved > 1e-6  # the copies lag the online nets
+
+
 def _adam_step(learner, params, opt_state, grads):
     updates, opt_state = learner.approx_tx.update(grads, opt_state, params)
     return jax.tree.map(lambda p, u: p + u, params, updates), opt_state

@@ -19,7 +19,8 @@ Continuous actions are squashed into the action bounds and explored with Gaussia
 
 The paper's two extensions are options. `infer_policies`: agent i fits models of the
 other agents' policies to their replayed actions (log-likelihood plus an entropy bonus) and
-bootstraps its critic from them instead of their target actors. `ensemble_size` K: each
+bootstraps its critic from target copies of them (Polyak-averaged with `tau`, Lowe et al.,
+eq. 7) instead of the other agents' target actors. `ensemble_size` K: each
 agent has K sub-policies (actors stacked `[A * K, ...]`), one drawn per agent each update
 (one episode with the presets' rollout_length = 25); every transition records the acting
 sub-policies, and sub-policy k's objective averages only over its own transitions. This is
@@ -245,7 +246,8 @@ class MADDPGLearner:
         """The next joint action each critic bootstraps from `[A(critic), N, A, U]`.
 
         Agent j's target sub-policy is the one that acted in the transition (`sub_policy`
-        `[N, A]`); with `infer_policies`, critic i uses its own models of the others.
+        `[N, A]`); with `infer_policies`, critic i uses the target copies of its own models
+        of the others (`approx`: target inference params).
         """
         a = self.num_agents
         own_key, approx_key = jax.random.split(key)
@@ -294,7 +296,8 @@ class MADDPGLearner:
 
     # ------------------------------------------------------------------ one gradient step
     def gradient_step(self, state: OffPolicyState, batch: Replay, key: Array):
-        """Critic, actor (and inference) steps on one batch, then Polyak averaging."""
+        """Critic, actor (and inference) steps on one batch, then Polyak averaging of the
+        target actors, critics and (with `infer_policies`) inferred policies."""
         c = self.config
         target_key, actor_key = jax.random.split(key)
         metrics = {}
@@ -304,7 +307,11 @@ class MADDPGLearner:
             approx, approx_opt = _stacked_apply(self.approx_tx, approx, approx_opt, grads)
             metrics["inference_loss"] = per_agent
         joint = self.target_joint(
-            state.target_actor_params, approx, batch.next_obs, batch.sub_policy, target_key
+            state.target_actor_params,
+            state.target_approx_params,
+            batch.next_obs,
+            batch.sub_policy,
+            target_key,
         )
         next_q = self.q_values(state.target_critic_params, batch.next_obs, joint)
         target = jax.lax.stop_gradient(td_target(batch.reward.T, batch.terminated, next_q, c.gamma))
@@ -329,6 +336,7 @@ class MADDPGLearner:
             approx_opt_state=approx_opt,
             target_actor_params=polyak(actor, state.target_actor_params, c.tau),
             target_critic_params=polyak(critic, state.target_critic_params, c.tau),
+            target_approx_params=polyak(approx, state.target_approx_params, c.tau),
         )
         metrics.update(critic_loss=critic_loss, actor_loss=actor_loss, q_mean=q_mean)
         return state, metrics
@@ -414,6 +422,7 @@ class MADDPGLearner:
             target_critic_params=critic_params,
             approx_params=approx_params,
             approx_opt_state=approx_opt,
+            target_approx_params=approx_params,
             buffer=self.buffer.init(self.example_item(first_obs)),
             value_norm=returns.value_norm_init(),
             runner=runner,
