@@ -125,6 +125,7 @@ def main() -> None:
                 num_seeds=args.num_seeds,
                 progress=False,
                 buffer_size=min(args.buffer_size, total),
+                learning_starts=min(base.learning_starts, args.buffer_size, total),
                 env_kwargs={"action_type": "Continuous"} if args.continuous else {},
             )
             start = time.perf_counter()

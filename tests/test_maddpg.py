@@ -433,11 +433,20 @@ def test_validation_names_the_field(bad, field):
         config.validate()
 
 
+def test_default_offpolicy_config_validates_with_the_references_learning_starts():
+    config = harlax.Config(algo="maddpg")
+    assert config.learning_starts == config.batch_size * 25
+    assert config.validate().minibatch_size == config.batch_size
+
+
 def test_presets_for_the_paper_tasks_validate():
     for task in ("spread", "speaker_listener", "reference", "adversary", "tag", "push"):
         for algo in ("maddpg", "ddpg"):
-            derived = harlax.presets[f"{algo}_{task}"].validate()
+            preset = harlax.presets[f"{algo}_{task}"]
+            derived = preset.validate()
             assert derived.family == "offpolicy"
+            # The reference starts learning at batch_size * max_episode_len transitions.
+            assert preset.learning_starts == preset.batch_size * preset.rollout_length == 25_600
             assert derived.centralised_critic == (algo == "maddpg")
 
 

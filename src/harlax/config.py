@@ -211,8 +211,10 @@ class Config:
     """Replay buffer capacity in joint transitions (per ensemble member)."""
     batch_size: int = 1024
     """MADDPG: transitions per sampled replay batch."""
-    learning_starts: int = 1024
-    """Transitions in the buffer before gradient steps begin (>= batch_size)."""
+    learning_starts: int = 25_600
+    """Transitions in the buffer before gradient steps begin (>= batch_size). The default is
+    the reference's (openai/maddpg, trainer/maddpg.py: updates start once the buffer holds
+    batch_size * max_episode_len = 1024 * 25 transitions)."""
     gradient_steps: int = 1
     """Gradient steps per update (the paper: one per 100 environment steps)."""
     tau: float = 0.01
@@ -551,7 +553,9 @@ def derive_offpolicy(config: Config) -> Derived:
 # The paper's MPE tasks (Lowe et al., 2017, appendix): 2 x 64 ReLU layers, Adam lr 1e-2,
 # gamma 0.95, batch 1024, tau 0.01, buffer 1e6, one gradient step per 100 environment
 # steps (16 envs x 25 steps = 400 steps per update -> 4 gradient steps), 25-step episodes,
-# 25000 episodes. Discrete MPE actions use Gumbel-softmax; pass
+# 25000 episodes. Learning starts as in the reference code (openai/maddpg,
+# trainer/maddpg.py `max_replay_buffer_len`): once the buffer holds batch_size *
+# max_episode_len = 1024 * 25 = 25600 transitions. Discrete MPE actions use Gumbel-softmax; pass
 # env_kwargs={"action_type": "Continuous"} for Gaussian-noise exploration.
 MADDPG_TASKS = {
     "spread": "MPE_simple_spread_v3",
@@ -580,7 +584,7 @@ def _maddpg_preset(algo: str, env: str) -> Config:
         activation="relu",
         buffer_size=1_000_000,
         batch_size=1024,
-        learning_starts=1024,
+        learning_starts=1024 * 25,  # batch_size * episode length (see the comment above)
         gradient_steps=4,
         tau=0.01,
     )
