@@ -2,7 +2,10 @@
 
 Each agent i has a deterministic actor `mu_i(o_i)` and its own critic `Q_i`, so rewards may
 differ between agents (competitive and mixed tasks). The critic sees the global state and
-all agents' actions, `Q_i(x, a_1..a_N)`, or, in the ablation, only `Q_i(o_i, a_i)`.
+all agents' actions, `Q_i(x, a_1..a_N)`, or, in the ablation, only `Q_i(o_i, a_i)`. The
+choice is per agent (`critic_centralised`): with `adversary_algo` the adversary team uses
+one learner and the others `algo` (the paper's cross-play), all critics still one stacked
+net whose inputs are masked per agent (`critic_input_mask`).
 
 One update (the unit `make_train` scans over) is: collect `num_envs * rollout_length`
 exploratory steps, add them to a flashbax replay buffer, then take `gradient_steps` steps,
@@ -35,10 +38,11 @@ from __future__ import annotations
 import flashbax as fbx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from harlax import returns
-from harlax.config import Config, Derived
+from harlax.config import ADVERSARY_PREFIX, Config, Derived
 from harlax.distributions import MASKED_LOGIT, gumbel_softmax, make_head
 from harlax.nets import AgentNet, make_maddpg_nets
 from harlax.types import Array, Observation, OffPolicyState, PyTree, Replay, RunnerState
@@ -70,6 +74,36 @@ def make_replay_buffer(config: Config):
     )
 
 
+def critic_centralised(derived: Derived, agents: tuple[str, ...]) -> tuple[bool, ...]:
+    """Per agent: a centralised critic `Q_i(x, a_1..a_N)` (True) or `Q_i(o_i, a_i)`. Agents
+    named `adversary*` follow `adversary_algo` when it is set, the others `algo`."""
+    adversary = derived.adversary_centralised_critic
+    return tuple(
+        adversary
+        if adversary is not None and name.startswith(ADVERSARY_PREFIX)
+        else derived.centralised_critic
+        for name in agents
+    )
+
+
+def critic_input_mask(spec, central: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Which critic inputs each agent's critic keeps: `(mask [A, D], columns [D])`.
+
+    Critic i's full input is `[x (S), o_i (O), a_i (U), a_1..a_N (A * U)]`. A centralised
+    critic keeps `x` and the joint action, a decentralised one `o_i` and `a_i`; the masked
+    inputs are zero, so the output and every gradient are those of `Q_i(o_i, a_i)` (or
+    `Q_i(x, a)`) on the same weights, and the weights of masked inputs never change.
+    `columns` are the full-input indices some agent keeps (D of them): without cross-play
+    the input is exactly `[x, a_1..a_N]` or `[o_i, a_i]`. With orthogonal init and
+    D <= hidden_dim the kept rows of the first kernel are orthonormal, as in those nets.
+    """
+    s, o, u, a = spec.state_dim, spec.obs_dim, spec.action_dim, spec.num_agents
+    kinds = np.array([True] * s + [False] * (o + u) + [True] * (a * u))  # centralised inputs
+    full = np.where(np.asarray(central)[:, None], kinds[None], ~kinds[None])  # [A, S+O+U+A*U]
+    columns = np.flatnonzero(full.any(axis=0))
+    return full[:, columns], columns
+
+
 def _stacked_optimizer_init(tx: optax.GradientTransformation, params: PyTree) -> PyTree:
     return jax.vmap(tx.init)(params)
 
@@ -94,9 +128,12 @@ class MADDPGLearner:
         spec = env.spec
         self.spec = spec
         self.num_agents = spec.num_agents
-        self.central = derived.centralised_critic
+        self.central = critic_centralised(derived, spec.agents)  # [A] bool
+        self.critic_mask, self.critic_columns = critic_input_mask(spec, self.central)
         self.infer = config.infer_policies
-        self.actor, self.critic, self.approx = make_maddpg_nets(spec, config, self.central)
+        self.actor, self.critic, self.approx = make_maddpg_nets(
+            spec, config, len(self.critic_columns)
+        )
         self.head = make_head(spec.discrete)
         self.ensemble_size = config.ensemble_size
         if not spec.discrete:
@@ -182,17 +219,19 @@ class MADDPGLearner:
         """Each agent's critic on its own joint action: `joint [A, N, A, U]` -> `[A, N]`.
 
         `joint[i]` is the joint action critic i evaluates. Centralised: `Q_i(x, joint[i])`
-        with `x` the global state `[N, S]`; decentralised: `Q_i(o_i, joint[i, :, i])`.
+        with `x` the global state `[N, S]`; decentralised: `Q_i(o_i, joint[i, :, i])`
+        (per agent; the inputs a critic does not see are masked, see `critic_input_mask`).
         """
-        a = self.num_agents
-        if self.central:
-            n = joint.shape[1]
-            state = jnp.broadcast_to(obs.state[None], (a,) + obs.state.shape)
-            x = jnp.concatenate([state, joint.reshape(a, n, -1)], axis=-1)
-        else:
-            own = joint[jnp.arange(a), :, jnp.arange(a)]  # [A, N, U]
-            x = jnp.concatenate([jnp.swapaxes(obs.obs, 0, 1), own], axis=-1)
-        return self._apply(self.critic, params, x)
+        return self._apply(self.critic, params, self.critic_input(obs, joint))
+
+    def critic_input(self, obs: Observation, joint: Array) -> Array:
+        """Masked critic inputs `[A, N, D]` for `joint [A, N, A, U]` (see `critic_input_mask`)."""
+        a, n = joint.shape[:2]
+        state = jnp.broadcast_to(obs.state[None], (a,) + obs.state.shape)  # [A, N, S]
+        own = joint[jnp.arange(a), :, jnp.arange(a)]  # [A, N, U]
+        full = [state, jnp.swapaxes(obs.obs, 0, 1), own, joint.reshape(a, n, -1)]
+        x = jnp.concatenate(full, axis=-1)[..., self.critic_columns]
+        return jnp.where(self.critic_mask[:, None], x, 0.0)
 
     # ------------------------------------------------------------------ policy inference
     def approx_out(self, params: PyTree, obs: Array) -> Array:
