@@ -94,8 +94,9 @@ def critic_input_mask(spec, central: tuple[bool, ...]) -> tuple[np.ndarray, np.n
     inputs are zero, so the output and every gradient are those of `Q_i(o_i, a_i)` (or
     `Q_i(x, a)`) on the same weights, and the weights of masked inputs never change.
     `columns` are the full-input indices some agent keeps (D of them): without cross-play
-    the input is exactly `[x, a_1..a_N]` or `[o_i, a_i]`. With orthogonal init and
-    D <= hidden_dim the kept rows of the first kernel are orthonormal, as in those nets.
+    the input is exactly `[x, a_1..a_N]` or `[o_i, a_i]`. The first kernel is orthogonal
+    (nets._dense): while D <= hidden_dim its rows are orthogonal of norm sqrt(2), so the kept
+    rows are initialised as in a pure net of the kept width (simple_adversary: D = 58 <= 64).
     """
     s, o, u, a = spec.state_dim, spec.obs_dim, spec.action_dim, spec.num_agents
     kinds = np.array([True] * s + [False] * (o + u) + [True] * (a * u))  # centralised inputs
