@@ -291,7 +291,8 @@ class Derived:
     family: str = "onpolicy"
     """"onpolicy" or "offpolicy" (MADDPG / DDPG)."""
     centralised_critic: bool = True
-    """Off-policy only: Q_i(x, a_1..a_N) instead of Q_i(o_i, a_i)."""
+    """Off-policy only: Q_i(x, a_1..a_N) instead of Q_i(o_i, a_i) (with adversary_algo: the
+    choice of the agents that are not adversaries)."""
     adversary_centralised_critic: bool | None = None
     """Off-policy cross-play only: the adversary agents' choice (None: centralised_critic)."""
 
