@@ -8,10 +8,18 @@ agents' mean return and the adversary's return separately. Final value: mean of 
 10% of updates per seed, with a 95% Student-t interval across seeds. The paper's
 direction: MADDPG beats DDPG on speaker_listener and (good agents) on adversary.
 
+`--cross-play` is the paper's cross-play on `adversary`: the four pairings of the good
+agents' and the adversary's algorithm (maddpg/maddpg, maddpg good vs ddpg adversary, ddpg
+good vs maddpg adversary, ddpg/ddpg), each team learning with its own algorithm in one run
+(Config.adversary_algo), reported as a table of the good agents' and the adversary's final
+returns (same final value and interval).
+
     python -m benchmarks.maddpg_learning                           # 4 seeds, 600k steps
     python -m benchmarks.maddpg_learning --total-steps 200000      # a cheaper run
+    python -m benchmarks.maddpg_learning --cross-play              # maddpg_crossplay.csv
 
-Writes benchmarks/results/<name>.csv (final), <name>_curves.csv and <name>.png.
+Writes benchmarks/results/<name>.csv (final), <name>_curves.csv and <name>.png; with
+--cross-play only <name>.csv (default name maddpg_crossplay).
 """
 
 from __future__ import annotations
@@ -48,6 +56,79 @@ def measures(task: str, agents: tuple[str, ...], returns: np.ndarray) -> dict[st
             "adversary_return": returns[..., adversary].mean(-1),
         }
     return {"team_return": returns.mean(-1)}
+
+
+def train_measures(
+    base: harlax.Config, task: str, args: argparse.Namespace
+) -> tuple[harlax.Config, dict[str, np.ndarray], np.ndarray, float]:
+    """Train `base` with the command line's budget, seeds, buffer and action type; returns
+    the run's config, its task measures `name -> [S, U]`, the env steps after each update
+    `[U]` and the wall time in seconds."""
+    chunk = base.num_envs * base.rollout_length * base.updates_per_chunk
+    total = max(chunk, args.total_steps // chunk * chunk)
+    buffer_size = min(args.buffer_size, total)
+    config = base.replace(
+        total_steps=total,
+        num_seeds=args.num_seeds,
+        progress=False,
+        buffer_size=buffer_size,
+        learning_starts=max(base.batch_size, min(base.learning_starts, buffer_size)),
+        env_kwargs={"action_type": "Continuous"} if args.continuous else {},
+    )
+    start = time.perf_counter()
+    result = harlax.train(config, write=False)
+    seconds = time.perf_counter() - start
+    agents = harlax.make_env(config.env, **config.env_kwargs).spec.agents
+    steps = (np.arange(result.metrics["episodes"].shape[1]) + 1) * (
+        config.num_envs * config.rollout_length
+    )
+    return config, measures(task, agents, per_agent_returns(result.metrics)), steps, seconds
+
+
+def final_value(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Per-seed mean of the last 10% of updates `[S]` from `values [S, U]`, with its mean
+    over seeds and the half-width of the 95% Student-t interval."""
+    last = max(1, values.shape[1] // 10)
+    per_seed = np.nanmean(values[:, -last:], axis=1)
+    mean, half = t_interval(per_seed)
+    return per_seed, float(mean), float(half)
+
+
+PAIRINGS = (("maddpg", "maddpg"), ("maddpg", "ddpg"), ("ddpg", "maddpg"), ("ddpg", "ddpg"))
+"""Cross-play on `adversary`: (good agents' algo, adversary's algo)."""
+
+
+def cross_play(args: argparse.Namespace) -> None:
+    """The four pairings on `adversary`, one table row each: <name>.csv."""
+    name = args.name or "maddpg_crossplay"
+    notes = [
+        f"settings: <good>_adversary presets (Lowe et al. 2017 hyperparameters) with "
+        f"adversary_algo=<adversary>, total_steps={args.total_steps}, "
+        f"num_seeds={args.num_seeds}, buffer_size<={args.buffer_size}, "
+        f"continuous={args.continuous}",
+        "measure: undiscounted episode return (good agents' mean; the adversary's); final = "
+        "mean of the last 10% of updates per seed; interval: 95% Student-t across seeds",
+    ]
+    rows = []
+    for good, adversary in PAIRINGS:
+        base = harlax.presets[f"{good}_adversary"].replace(adversary_algo=adversary)
+        config, values, _, seconds = train_measures(base, "adversary", args)
+        row = {"good_algo": good, "adversary_algo": adversary}
+        for measure in ("good_return", "adversary_return"):
+            per_seed, mean, half = final_value(values[measure])
+            row.update(
+                {
+                    measure: mean,
+                    f"{measure}_ci95_low": mean - half,
+                    f"{measure}_ci95_high": mean + half,
+                    f"{measure}_per_seed": " ".join(f"{v:.4g}" for v in per_seed),
+                }
+            )
+        row.update(num_seeds=args.num_seeds, env_steps=config.total_steps, wall_s=seconds)
+        rows.append(row)
+        print(row, flush=True)
+        write_csv(name, rows, notes)  # after every pairing, so a stopped run keeps its rows
+    print(f"wrote {RESULTS / name}.csv")
 
 
 def read_rows(name: str) -> list[dict[str, str]]:
@@ -94,15 +175,24 @@ def main() -> None:
     parser.add_argument("--num-seeds", type=int, default=4)
     parser.add_argument("--buffer-size", type=int, default=1_000_000)
     parser.add_argument("--continuous", action="store_true", help="action_type=Continuous")
-    parser.add_argument("--name", default="maddpg_learning")
+    parser.add_argument("--name", default=None, help="default maddpg_learning / _crossplay")
+    parser.add_argument(
+        "--cross-play",
+        action="store_true",
+        help="the four good-vs-adversary algorithm pairings on adversary (one table)",
+    )
     parser.add_argument("--append", action="store_true", help="keep <name>.csv's rows")
     parser.add_argument("--plot-only", action="store_true", help="redraw from <name>_curves.csv")
     args = parser.parse_args()
+    # Updates before the first episode ends have no return (NaN); nanmean warns about them.
+    warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
+    if args.cross_play:
+        cross_play(args)
+        return
+    args.name = args.name or "maddpg_learning"
     if args.plot_only:
         plot(args.name)
         return
-    # Updates before the first episode ends have no return (NaN); nanmean warns about them.
-    warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
 
     final_rows, curve_rows = [], []
     if args.append:  # add to an earlier invocation's results (one process per run)
@@ -118,28 +208,10 @@ def main() -> None:
     for task in args.tasks:
         for algo in args.algos:
             base = harlax.presets[f"{algo}_{task}"]
-            chunk = base.num_envs * base.rollout_length * base.updates_per_chunk
-            total = max(chunk, args.total_steps // chunk * chunk)
-            config = base.replace(
-                total_steps=total,
-                num_seeds=args.num_seeds,
-                progress=False,
-                buffer_size=min(args.buffer_size, total),
-                env_kwargs={"action_type": "Continuous"} if args.continuous else {},
-            )
-            start = time.perf_counter()
-            result = harlax.train(config, write=False)
-            seconds = time.perf_counter() - start
-            agents = harlax.make_env(config.env, **config.env_kwargs).spec.agents
-            steps = (np.arange(result.metrics["episodes"].shape[1]) + 1) * (
-                config.num_envs * config.rollout_length
-            )
-            for measure, values in measures(
-                task, agents, per_agent_returns(result.metrics)
-            ).items():
-                last = max(1, values.shape[1] // 10)
-                per_seed = np.nanmean(values[:, -last:], axis=1)
-                mean, half = t_interval(per_seed)
+            config, task_measures, steps, seconds = train_measures(base, task, args)
+            total = config.total_steps
+            for measure, values in task_measures.items():
+                per_seed, mean, half = final_value(values)
                 final_rows.append(
                     {
                         "task": task,

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 import harlax
-from harlax.algos.maddpg import MADDPGLearner, make_replay_buffer, polyak, td_target
+from harlax.algos.maddpg import (
+    MADDPGLearner,
+    critic_centralised,
+    make_replay_buffer,
+    polyak,
+    td_target,
+)
 from harlax.config import derive
 from harlax.envs.registry import make_env
 from harlax.types import Observation, Replay
@@ -230,6 +236,50 @@ def test_centralised_critic_sees_other_agents_actions_decentralised_does_not(cen
             np.testing.assert_array_equal(before[[0, 2]], after[[0, 2]])
 
 
+def _first_kernel_rows(params, rows: np.ndarray):
+    """Critic params with the first dense kernel `[A, D, H]` restricted to input rows."""
+
+    def cut(path, x):
+        names = [getattr(k, "key", None) for k in path]
+        return x[:, rows] if names[-3:] == ["Torso_0", "Dense_0", "kernel"] else x
+
+    return jax.tree_util.tree_map_with_path(cut, params)
+
+
+def test_cross_play_masked_critic_equals_each_teams_own_critic_on_the_kept_weights():
+    """maddpg good agents vs a ddpg adversary: one stacked critic on masked inputs
+    [x, o_i, a_i, a_1..a_N]. The adversary's output is the pure DDPG critic Q(o_0, a_0) with
+    the same weights on the kept rows, the good agents' the pure MADDPG critic Q(x, a), the
+    adversary ignores the state and other actions, and masked weights get zero gradient."""
+    mixed = make_learner(adversary_algo="ddpg")
+    assert mixed.spec.agents[0] == "adversary_0" and mixed.central == (False, True, True)
+    s, o, u = mixed.spec.state_dim, mixed.spec.obs_dim, mixed.spec.action_dim
+    own_rows = np.arange(s, s + o + u)  # [o_i, a_i]
+    central_rows = np.concatenate([np.arange(s), np.arange(s + o + u, s + o + u + 3 * u)])
+    params = mixed.critic.init(jax.random.PRNGKey(3))
+    batch = random_batch(mixed, 5, seed=5)
+    joint = jnp.broadcast_to(batch.action[None], (3,) + batch.action.shape)
+    got = np.asarray(jax.jit(mixed.q_values)(params, batch.obs, joint))
+
+    ddpg, maddpg = make_learner(algo="ddpg"), make_learner()
+    want_adversary = ddpg.q_values(_first_kernel_rows(params, own_rows), batch.obs, joint)
+    want_good = maddpg.q_values(_first_kernel_rows(params, central_rows), batch.obs, joint)
+    np.testing.assert_allclose(got[0], np.asarray(want_adversary)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1:], np.asarray(want_good)[1:], rtol=1e-5, atol=1e-6)
+
+    changed = joint.at[:, :, 1].add(0.5)  # agent 1's action, seen by every critic
+    moved_state = batch.obs._replace(state=batch.obs.state + 1.0)
+    for obs, j in ((batch.obs, changed), (moved_state, joint)):
+        after = np.asarray(mixed.q_values(params, obs, j))
+        np.testing.assert_array_equal(after[0], got[0])  # the adversary sees neither
+        assert np.abs(after[2] - got[2]).min() > 1e-6  # a centralised good agent sees both
+
+    grads = jax.grad(lambda p: jnp.sum(mixed.q_values(p, batch.obs, joint)))(params)
+    kernel = np.asarray(grads["params"]["Torso_0"]["Dense_0"]["kernel"])  # [A, D, H]
+    assert np.all(kernel[0, central_rows] == 0) and np.abs(kernel[0, own_rows]).max() > 0
+    assert np.all(kernel[1:, own_rows] == 0) and np.abs(kernel[1:, central_rows]).max() > 0
+
+
 def test_policy_inference_fits_a_known_policy():
     """On data from a known softmax policy, each agent's model of the other improves its
     log-likelihood and its mode approaches the true policy's mode."""
@@ -296,6 +346,42 @@ def test_policy_inference_fits_a_known_policy():
     assert np.all(agree1 > 0.85) and np.all(agree1 > agree0 + 0.2), (agree0, agree1)
 
 
+def test_inferred_policies_bootstrap_from_polyak_averaged_target_copies():
+    """With infer_policies, the TD target uses the target copies of the inference nets: the
+    critic loss depends on them and not on the online inference nets, and the copies move
+    by Polyak averaging with tau."""
+    learner = make_learner(env_kwargs={}, infer_policies=True, tau=0.3)
+    state = learner.init(jax.random.PRNGKey(0))
+    for online, target in zip(
+        jax.tree.leaves(state.approx_params),
+        jax.tree.leaves(state.target_approx_params),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(np.asarray(online), np.asarray(target))  # start equal
+    other = learner.approx.init(jax.random.PRNGKey(7))
+    batch = random_batch(learner, 8, seed=4)
+    step = jax.jit(learner.gradient_step)
+    key = jax.random.PRNGKey(1)
+    base, metrics = step(state, batch, key)
+    loss = np.asarray(metrics["critic_loss"])
+    online_changed = step(state._replace(approx_params=other), batch, key)[1]["critic_loss"]
+    target_changed = step(state._replace(target_approx_params=other), batch, key)[1]["critic_loss"]
+    np.testing.assert_allclose(np.asarray(online_changed), loss, rtol=1e-6)
+    assert np.abs(np.asarray(target_changed) - loss).max() > 1e-4 * np.abs(loss).max()
+
+    want = polyak(base.approx_params, state.target_approx_params, 0.3)
+    moved = 0.0
+    for got, expected, online in zip(
+        jax.tree.leaves(base.target_approx_params),
+        jax.tree.leaves(want),
+        jax.tree.leaves(base.approx_params),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6, atol=1e-7)
+        moved = max(moved, float(np.abs(np.asarray(got) - np.asarray(online)).max()))
+    assert moved > 1e-6  # the copies lag the online nets
+
+
 def _adam_step(learner, params, opt_state, grads):
     updates, opt_state = learner.approx_tx.update(grads, opt_state, params)
     return jax.tree.map(lambda p, u: p + u, params, updates), opt_state
@@ -339,6 +425,47 @@ def test_acting_uses_each_agents_drawn_sub_policy():
         assert not np.allclose(np.asarray(items.action[0, :, i]), every[:, i, (k + 1) % 3])
 
 
+def _action_kind(rows: np.ndarray) -> str:
+    """ "one_hot" if every row `[..., U]` is exactly one-hot, "soft" if every row lies on the
+    simplex and none is one-hot, else "mixed"."""
+    rows = rows.reshape(-1, rows.shape[-1])
+    if np.all((rows == 0.0) | (rows == 1.0)) and np.all(rows.sum(-1) == 1.0):
+        return "one_hot"
+    on_simplex = np.all(rows >= 0.0) and np.allclose(rows.sum(-1), 1.0, atol=1e-5)
+    return "soft" if on_simplex and np.all(rows.max(-1) < 1.0) else "mixed"
+
+
+@pytest.mark.parametrize("hard, kind", [(False, "soft"), (True, "one_hot")])
+def test_discrete_critic_is_trained_and_queried_with_one_kind_of_action(hard, kind):
+    """The stored actions (the critic's regression inputs) and the joint actions it is queried
+    with in the TD target and the actor loss are all soft samples, or all one-hot with
+    gumbel_hard; the environment executes the argmax of the stored sample."""
+    learner = make_learner(env_kwargs={}, gumbel_hard=hard)  # discrete simple_adversary
+    queried = []
+    q_values = learner.q_values
+
+    def spy(params, obs, joint):
+        jax.debug.callback(lambda j: queried.append(np.asarray(j)), joint)
+        return q_values(params, obs, joint)
+
+    learner.q_values = spy
+    state, metrics = learner.update(learner.init(jax.random.PRNGKey(0)))  # stores and trains
+    assert bool(metrics["trained"])
+    # flashbax item buffer: [1, buffer_size, A, U], one update's 8 transitions written.
+    stored = np.asarray(state.buffer.experience.action[0, :8])
+    assert _action_kind(stored) == kind
+    # One gradient step queries the critic three times: TD target, critic loss, actor loss.
+    assert len(queried) == 3
+    assert [_action_kind(joint) for joint in queried] == [kind] * 3
+
+    raw = jax.random.normal(jax.random.PRNGKey(1), (16, 3, 5))
+    env_action, critic_action = learner.explore(
+        raw, jnp.ones((16, 3, 5), bool), jax.random.PRNGKey(2)
+    )
+    assert _action_kind(np.asarray(critic_action)) == kind
+    np.testing.assert_array_equal(np.asarray(env_action), np.asarray(critic_action).argmax(-1))
+
+
 @pytest.mark.parametrize(
     "bad, field",
     [
@@ -348,6 +475,11 @@ def test_acting_uses_each_agents_drawn_sub_policy():
         (dict(algo="ddpg", infer_policies=True), "infer_policies"),
         (dict(recurrent=True), "recurrent"),
         (dict(gradient_steps=0), "gradient_steps"),
+        (dict(adversary_algo="ddpg"), "adversary_algo"),  # simple_spread: no adversaries
+        (dict(env=MADDPG_ENV, adversary_algo="mappo"), "adversary_algo"),
+        (dict(algo="mappo", env=MADDPG_ENV, adversary_algo="ddpg"), "adversary_algo"),
+        (dict(env=MADDPG_ENV, adversary_algo="ddpg", centralised_critic=True), "centralised"),
+        (dict(algo="ddpg", env=MADDPG_ENV, adversary_algo="ddpg", infer_policies=True), "infer"),
     ],
 )
 def test_validation_names_the_field(bad, field):
@@ -356,11 +488,32 @@ def test_validation_names_the_field(bad, field):
         config.validate()
 
 
+def test_default_offpolicy_config_validates_with_the_references_learning_starts():
+    config = harlax.Config(algo="maddpg")
+    assert config.learning_starts == config.batch_size * 25
+    assert config.validate().minibatch_size == config.batch_size
+
+
+def test_cross_play_teams_follow_their_algos():
+    config = harlax.Config(algo="ddpg", env=MADDPG_ENV, adversary_algo="maddpg", **TINY)
+    derived = config.validate()
+    assert (derived.centralised_critic, derived.adversary_centralised_critic) == (False, True)
+    assert critic_centralised(derived, ("adversary_0", "agent_0", "agent_1")) == (
+        True,
+        False,
+        False,
+    )
+    config.replace(infer_policies=True).validate()  # the adversary's critic can infer
+
+
 def test_presets_for_the_paper_tasks_validate():
     for task in ("spread", "speaker_listener", "reference", "adversary", "tag", "push"):
         for algo in ("maddpg", "ddpg"):
-            derived = harlax.presets[f"{algo}_{task}"].validate()
+            preset = harlax.presets[f"{algo}_{task}"]
+            derived = preset.validate()
             assert derived.family == "offpolicy"
+            # The reference starts learning at batch_size * max_episode_len transitions.
+            assert preset.learning_starts == preset.batch_size * preset.rollout_length == 25_600
             assert derived.centralised_critic == (algo == "maddpg")
 
 
@@ -421,6 +574,16 @@ def test_end_to_end_competitive_continuous_writes_per_agent_metrics(tmp_path):
     assert "agent_return_sum/adversary_0" in header and "q_mean/agent_1" in header
 
 
+@pytest.mark.slow
+def test_end_to_end_cross_play_discrete_ddpg_good_agents_vs_inferring_maddpg_adversary():
+    config = harlax.Config(
+        algo="ddpg", env=MADDPG_ENV, adversary_algo="maddpg", infer_policies=True, **E2E
+    )
+    result = harlax.train(config, write=False)
+    _check_metrics(result.metrics, 3)
+    assert np.all(np.isfinite(result.metrics["inference_loss"][:, 1]))
+
+
 def test_cli_parses_maddpg_presets_and_fields():
     from harlax.cli import parse_train_args
 
@@ -429,5 +592,7 @@ def test_cli_parses_maddpg_presets_and_fields():
     )
     assert (config.algo, config.env, config.ensemble_size) == ("ddpg", MADDPG_ENV, 3)
     assert config.buffer_size == 100_000 and config.validate().centralised_critic is False
+    crossed = parse_train_args(["--preset", "maddpg_adversary", "--adversary-algo", "ddpg"])
+    assert crossed.validate().adversary_centralised_critic is False
     with pytest.raises(SystemExit, match="Config.tau"):
         parse_train_args(["--preset", "maddpg_adversary", "--tau", "0"])

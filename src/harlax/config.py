@@ -73,6 +73,9 @@ OFFPOLICY_ALGOS: dict[str, dict[str, Any]] = {
     "maddpg": dict(centralised_critic=True),
     "ddpg": dict(centralised_critic=False),
 }
+# Cross-play (Config.adversary_algo): agents whose environment name starts with this prefix
+# (JaxMARL MPE: simple_adversary, simple_tag, simple_push) are the adversary team.
+ADVERSARY_PREFIX = "adversary"
 
 
 CRITICS = ("local_v", "central_v", "central_q")
@@ -233,8 +236,10 @@ class Config:
     """Replay buffer capacity in joint transitions (per ensemble member)."""
     batch_size: int = 1024
     """MADDPG: transitions per sampled replay batch."""
-    learning_starts: int = 1024
-    """Transitions in the buffer before gradient steps begin (>= batch_size)."""
+    learning_starts: int = 25_600
+    """Transitions in the buffer before gradient steps begin (>= batch_size). The default is
+    the reference's (openai/maddpg, trainer/maddpg.py: updates start once the buffer holds
+    batch_size * max_episode_len = 1024 * 25 transitions)."""
     gradient_steps: int = 1
     """Gradient steps per update (the paper: one per 100 environment steps)."""
     tau: float = 0.01
@@ -244,11 +249,16 @@ class Config:
     gumbel_temperature: float = 1.0
     """MADDPG, discrete actions: Gumbel-softmax temperature."""
     gumbel_hard: bool = False
-    """Discrete actions: straight-through one-hot Gumbel-softmax for the critic input."""
+    """Discrete actions: the straight-through one-hot Gumbel-softmax sample instead of the
+    soft one (the reference's), used everywhere: stored when acting, in the actor loss, for
+    the target's next actions and the inferred policies."""
     action_reg: float = 1e-3
     """Actor loss penalty on the squared pre-activation outputs (as in the paper's code)."""
     centralised_critic: bool | None = None
     """None: the algo's choice (maddpg: Q_i(x, a_1..a_N); ddpg: Q_i(o_i, a_i))."""
+    adversary_algo: str | None = None
+    """Cross-play (the paper's MADDPG-vs-DDPG comparison): "maddpg" or "ddpg" for the agents
+    whose name starts with "adversary"; the other agents use `algo`. None: all use `algo`."""
     infer_policies: bool = False
     """Critic targets use each agent's approximations of the other agents' policies."""
     inference_ent_coef: float = 1e-3
@@ -305,7 +315,10 @@ class Derived:
     family: str = "onpolicy"
     """"onpolicy" or "offpolicy" (MADDPG / DDPG)."""
     centralised_critic: bool = True
-    """Off-policy only: Q_i(x, a_1..a_N) instead of Q_i(o_i, a_i)."""
+    """Off-policy only: Q_i(x, a_1..a_N) instead of Q_i(o_i, a_i) (with adversary_algo: the
+    choice of the agents that are not adversaries)."""
+    adversary_centralised_critic: bool | None = None
+    """Off-policy cross-play only: the adversary agents' choice (None: centralised_critic)."""
 
 
 def _fail(field_name: str, problem: str, fix: str) -> None:
@@ -392,6 +405,12 @@ def derive(config: Config) -> Derived:
         _fail("env_kwargs", "must be a dict", "pass a dict of keyword arguments")
     if c.algo in OFFPOLICY_ALGOS:
         return derive_offpolicy(c)
+    if c.adversary_algo is not None:
+        _fail(
+            "adversary_algo",
+            f"cross-play mixes the off-policy learners; algo {c.algo!r} is on-policy",
+            "set algo='maddpg' or 'ddpg', or adversary_algo=None",
+        )
 
     point = dict(ALGOS[c.algo])
     for name in ("critic", "baseline", "scheme", "step", "share_params"):
@@ -538,16 +557,18 @@ def derive_offpolicy(config: Config) -> Derived:
             "MADDPG / DDPG keep one actor and one critic per agent",
             "leave share_params unset (None)",
         )
+    adversary_central = _check_adversary_algo(c)
     if (
         c.infer_policies
         and not OFFPOLICY_ALGOS[c.algo]["centralised_critic"]
         and not c.centralised_critic
+        and not adversary_central
     ):
         _fail(
             "infer_policies",
             "a decentralised critic Q_i(o_i, a_i) never sees the other "
             "agents' actions, so there is nothing to infer",
-            "use algo='maddpg'",
+            "use algo='maddpg' (or adversary_algo='maddpg')",
         )
     steps_per_update = c.num_envs * c.rollout_length
     if c.buffer_size < steps_per_update:
@@ -587,13 +608,43 @@ def derive_offpolicy(config: Config) -> Derived:
         minibatch_size=c.batch_size,
         family="offpolicy",
         centralised_critic=central,
+        adversary_centralised_critic=adversary_central,
     )
+
+
+def _check_adversary_algo(c: Config) -> bool | None:
+    """Cross-play: the adversaries' critic choice (None without `adversary_algo`). Builds the
+    environment object (no compilation) to check that it has adversary agents."""
+    if c.adversary_algo is None:
+        return None
+    _check_choice("adversary_algo", c.adversary_algo, tuple(OFFPOLICY_ALGOS))
+    if c.centralised_critic is not None:
+        _fail(
+            "centralised_critic",
+            "with adversary_algo each team's critic follows its algo, so an override for all "
+            "agents is ambiguous",
+            "leave centralised_critic unset (None), or set adversary_algo=None",
+        )
+    from harlax.envs.registry import make_raw_env  # local import: envs import config
+
+    agents = tuple(make_raw_env(c.env, **c.env_kwargs).agents)
+    if not any(name.startswith(ADVERSARY_PREFIX) for name in agents):
+        _fail(
+            "adversary_algo",
+            f"environment {c.env!r} has no agent named {ADVERSARY_PREFIX}* (agents: "
+            f"{list(agents)})",
+            "use an environment with adversaries (e.g. MPE_simple_adversary_v3, "
+            "MPE_simple_tag_v3, MPE_simple_push_v3), or adversary_algo=None",
+        )
+    return OFFPOLICY_ALGOS[c.adversary_algo]["centralised_critic"]
 
 
 # The paper's MPE tasks (Lowe et al., 2017, appendix): 2 x 64 ReLU layers, Adam lr 1e-2,
 # gamma 0.95, batch 1024, tau 0.01, buffer 1e6, one gradient step per 100 environment
 # steps (16 envs x 25 steps = 400 steps per update -> 4 gradient steps), 25-step episodes,
-# 25000 episodes. Discrete MPE actions use Gumbel-softmax; pass
+# 25000 episodes. Learning starts as in the reference code (openai/maddpg,
+# trainer/maddpg.py `max_replay_buffer_len`): once the buffer holds batch_size *
+# max_episode_len = 1024 * 25 = 25600 transitions. Discrete MPE actions use Gumbel-softmax; pass
 # env_kwargs={"action_type": "Continuous"} for Gaussian-noise exploration.
 MADDPG_TASKS = {
     "spread": "MPE_simple_spread_v3",
@@ -622,7 +673,7 @@ def _maddpg_preset(algo: str, env: str) -> Config:
         activation="relu",
         buffer_size=1_000_000,
         batch_size=1024,
-        learning_starts=1024,
+        learning_starts=1024 * 25,  # batch_size * episode length (see the comment above)
         gradient_steps=4,
         tau=0.01,
     )

@@ -348,14 +348,15 @@ def make_q_critic(spec, config) -> AgentNet:
     return AgentNet(module, spec.num_agents, True, input_dim, 0)
 
 
-def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, AgentNet]:
+def make_maddpg_nets(spec, config, critic_dim: int) -> tuple[AgentNet, AgentNet, AgentNet]:
     """Deterministic actors, Q critics and inferred-policy nets for MADDPG / DDPG.
 
     The actor is `ActorNet` with `discrete=True`: its raw `[.., U]` output is used as logits
     (Gumbel-softmax) or squashed into the action bounds; no log-std parameter. Each agent
-    has its own critic `Q_i(x, a)` (rewards may differ), a `ValueNet` on the concatenation
-    of its input and actions: `x` is the global state and all agents' actions `[A * U]`
-    (centralised) or the agent's observation and its own action `[U]` (decentralised).
+    has its own critic `Q_i(x, a)` (rewards may differ), a `ValueNet` on `critic_dim` inputs
+    (the learner's critic input: the global state and all agents' actions when centralised,
+    the agent's observation and its own action when decentralised; see
+    `algos.maddpg.critic_input_mask`).
     The inference net approximates agent j's policy for agent i, stacked over `A * A` pairs
     (categorical logits or Gaussian mean and log-std). With policy ensembles the actors are
     stacked over `A * K` (agent i's sub-policy k at index `i * K + k`).
@@ -374,8 +375,7 @@ def make_maddpg_nets(spec, config, central: bool) -> tuple[AgentNet, AgentNet, A
         **torso_settings(config),
         log_std_init=config.log_std_init,
     )
-    a, u = spec.num_agents, spec.action_dim
-    critic_dim = spec.state_dim + a * u if central else spec.obs_dim + u
+    a = spec.num_agents
     return (
         AgentNet(actor, a * config.ensemble_size, False, spec.obs_dim, 0),
         AgentNet(critic, a, False, critic_dim, 0),

@@ -100,6 +100,7 @@ class OffPolicyState(NamedTuple):
     target_critic_params: PyTree
     approx_params: PyTree  # () unless infer_policies
     approx_opt_state: PyTree
+    target_approx_params: PyTree  # Polyak-averaged copies of approx_params (the paper's)
     buffer: PyTree  # flashbax buffer state holding `Replay` items
     value_norm: ValueNormState  # unused; kept so host code can treat both learners alike
     runner: RunnerState

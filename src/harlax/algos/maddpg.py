@@ -2,7 +2,10 @@
 
 Each agent i has a deterministic actor `mu_i(o_i)` and its own critic `Q_i`, so rewards may
 differ between agents (competitive and mixed tasks). The critic sees the global state and
-all agents' actions, `Q_i(x, a_1..a_N)`, or, in the ablation, only `Q_i(o_i, a_i)`.
+all agents' actions, `Q_i(x, a_1..a_N)`, or, in the ablation, only `Q_i(o_i, a_i)`. The
+choice is per agent (`critic_centralised`): with `adversary_algo` the adversary team uses
+one learner and the others `algo` (the paper's cross-play), all critics still one stacked
+net whose inputs are masked per agent (`critic_input_mask`).
 
 One update (the unit `make_train` scans over) is: collect `num_envs * rollout_length`
 exploratory steps, add them to a flashbax replay buffer, then take `gradient_steps` steps,
@@ -10,12 +13,17 @@ each on a sampled batch: critic regression to `y_i = r_i + gamma * Q_i'(x', a')`
 `a'_j = mu_j'(o'_j)` from target actors (or agent i's inferred approximations of the other
 agents' policies), actor ascent on `Q_i(x, a_1.., mu_i(o_i), ..a_N)` with the other agents'
 actions from the buffer, and Polyak averaging of the targets. Everything is one jit-able
-pure function. Discrete actions use Gumbel-softmax; continuous ones are squashed into the
-action bounds and explored with Gaussian noise.
+pure function. Discrete actions use Gumbel-softmax samples, one kind throughout (as in the
+reference implementation, openai/maddpg): the soft sample by default, the straight-through
+one-hot with `gumbel_hard`. Acting stores the sample in the buffer (the environment executes
+its argmax), and the actor loss, the target actions and the inferred policies draw the
+same kind, so the critic is never queried at inputs unlike those it was trained on.
+Continuous actions are squashed into the action bounds and explored with Gaussian noise.
 
 The paper's two extensions are options. `infer_policies`: agent i fits models of the
 other agents' policies to their replayed actions (log-likelihood plus an entropy bonus) and
-bootstraps its critic from them instead of their target actors. `ensemble_size` K: each
+bootstraps its critic from target copies of them (Polyak-averaged with `tau`, Lowe et al.,
+eq. 7) instead of the other agents' target actors. `ensemble_size` K: each
 agent has K sub-policies (actors stacked `[A * K, ...]`), one drawn per agent each update
 (one episode with the presets' rollout_length = 25); every transition records the acting
 sub-policies, and sub-policy k's objective averages only over its own transitions. This is
@@ -30,10 +38,11 @@ from __future__ import annotations
 import flashbax as fbx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from harlax import returns
-from harlax.config import Config, Derived
+from harlax.config import ADVERSARY_PREFIX, Config, Derived
 from harlax.distributions import MASKED_LOGIT, gumbel_softmax, make_head
 from harlax.nets import AgentNet, make_maddpg_nets
 from harlax.types import Array, Observation, OffPolicyState, PyTree, Replay, RunnerState
@@ -65,6 +74,37 @@ def make_replay_buffer(config: Config):
     )
 
 
+def critic_centralised(derived: Derived, agents: tuple[str, ...]) -> tuple[bool, ...]:
+    """Per agent: a centralised critic `Q_i(x, a_1..a_N)` (True) or `Q_i(o_i, a_i)`. Agents
+    named `adversary*` follow `adversary_algo` when it is set, the others `algo`."""
+    adversary = derived.adversary_centralised_critic
+    return tuple(
+        adversary
+        if adversary is not None and name.startswith(ADVERSARY_PREFIX)
+        else derived.centralised_critic
+        for name in agents
+    )
+
+
+def critic_input_mask(spec, central: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Which critic inputs each agent's critic keeps: `(mask [A, D], columns [D])`.
+
+    Critic i's full input is `[x (S), o_i (O), a_i (U), a_1..a_N (A * U)]`. A centralised
+    critic keeps `x` and the joint action, a decentralised one `o_i` and `a_i`; the masked
+    inputs are zero, so the output and every gradient are those of `Q_i(o_i, a_i)` (or
+    `Q_i(x, a)`) on the same weights, and the weights of masked inputs never change.
+    `columns` are the full-input indices some agent keeps (D of them): without cross-play
+    the input is exactly `[x, a_1..a_N]` or `[o_i, a_i]`. The first kernel is orthogonal
+    (nets._dense): while D <= hidden_dim its rows are orthogonal of norm sqrt(2), so the kept
+    rows are initialised as in a pure net of the kept width (simple_adversary: D = 58 <= 64).
+    """
+    s, o, u, a = spec.state_dim, spec.obs_dim, spec.action_dim, spec.num_agents
+    kinds = np.array([True] * s + [False] * (o + u) + [True] * (a * u))  # centralised inputs
+    full = np.where(np.asarray(central)[:, None], kinds[None], ~kinds[None])  # [A, S+O+U+A*U]
+    columns = np.flatnonzero(full.any(axis=0))
+    return full[:, columns], columns
+
+
 def _stacked_optimizer_init(tx: optax.GradientTransformation, params: PyTree) -> PyTree:
     return jax.vmap(tx.init)(params)
 
@@ -89,9 +129,12 @@ class MADDPGLearner:
         spec = env.spec
         self.spec = spec
         self.num_agents = spec.num_agents
-        self.central = derived.centralised_critic
+        self.central = critic_centralised(derived, spec.agents)  # [A] bool
+        self.critic_mask, self.critic_columns = critic_input_mask(spec, self.central)
         self.infer = config.infer_policies
-        self.actor, self.critic, self.approx = make_maddpg_nets(spec, config, self.central)
+        self.actor, self.critic, self.approx = make_maddpg_nets(
+            spec, config, len(self.critic_columns)
+        )
         self.head = make_head(spec.discrete)
         self.ensemble_size = config.ensemble_size
         if not spec.discrete:
@@ -136,8 +179,11 @@ class MADDPGLearner:
         return jnp.where(mask, action, 0.0)
 
     def policy_action(self, raw: Array, avail: Array, key: Array) -> Array:
-        """The differentiable action the critic sees `[N, A, U]`: a Gumbel-softmax sample
-        (discrete) or the deterministic squashed action (continuous)."""
+        """The differentiable action the critic sees `[..., U]`: a Gumbel-softmax sample
+        (discrete; soft, or straight-through one-hot with `gumbel_hard`) or the deterministic
+        squashed action (continuous). Discrete acting, the stored actions, the actor loss and
+        the targets all use this one sample kind, so the critic is queried where it is trained.
+        """
         if self.spec.discrete:
             return gumbel_softmax(
                 key, raw, avail, self.config.gumbel_temperature, self.config.gumbel_hard
@@ -147,15 +193,17 @@ class MADDPGLearner:
     def explore(self, raw: Array, avail: Array, key: Array) -> tuple[Array, Array]:
         """Exploratory `(env_action, critic_action [N, A, U])` for acting in the environment.
 
-        Discrete: the argmax of a Gumbel-softmax sample (a sample of softmax(logits)), stored
-        as its one-hot. Continuous: the squashed action plus Gaussian noise of std
+        Discrete: `critic_action` is the `policy_action` sample (soft Gumbel-softmax, or its
+        one-hot with `gumbel_hard`), the vector the replay buffer stores and the critic is
+        trained on, as in the reference implementation (openai/maddpg, whose MPE takes the
+        soft vector). JaxMARL's MPE takes an integer, so the environment executes the
+        sample's argmax `[N, A]`, an exact sample of softmax(logits) (Gumbel-max, at any
+        temperature). Continuous: the squashed action plus Gaussian noise of std
         `exploration_noise * (high - low)`, clipped to the bounds.
         """
         if self.spec.discrete:
-            index = jnp.argmax(
-                jnp.where(avail, raw, MASKED_LOGIT) + jax.random.gumbel(key, raw.shape), axis=-1
-            )
-            return index.astype(jnp.int32), jax.nn.one_hot(index, raw.shape[-1])
+            sample = jax.lax.stop_gradient(self.policy_action(raw, avail, key))
+            return jnp.argmax(sample, axis=-1).astype(jnp.int32), sample
         scale = self.config.exploration_noise * (self.high - self.low)
         noisy = self.squash(raw, avail) + scale * jax.random.normal(key, raw.shape)
         action = jnp.where(avail, jnp.clip(noisy, self.low, self.high), 0.0)
@@ -172,17 +220,19 @@ class MADDPGLearner:
         """Each agent's critic on its own joint action: `joint [A, N, A, U]` -> `[A, N]`.
 
         `joint[i]` is the joint action critic i evaluates. Centralised: `Q_i(x, joint[i])`
-        with `x` the global state `[N, S]`; decentralised: `Q_i(o_i, joint[i, :, i])`.
+        with `x` the global state `[N, S]`; decentralised: `Q_i(o_i, joint[i, :, i])`
+        (per agent; the inputs a critic does not see are masked, see `critic_input_mask`).
         """
-        a = self.num_agents
-        if self.central:
-            n = joint.shape[1]
-            state = jnp.broadcast_to(obs.state[None], (a,) + obs.state.shape)
-            x = jnp.concatenate([state, joint.reshape(a, n, -1)], axis=-1)
-        else:
-            own = joint[jnp.arange(a), :, jnp.arange(a)]  # [A, N, U]
-            x = jnp.concatenate([jnp.swapaxes(obs.obs, 0, 1), own], axis=-1)
-        return self._apply(self.critic, params, x)
+        return self._apply(self.critic, params, self.critic_input(obs, joint))
+
+    def critic_input(self, obs: Observation, joint: Array) -> Array:
+        """Masked critic inputs `[A, N, D]` for `joint [A, N, A, U]` (see `critic_input_mask`)."""
+        a, n = joint.shape[:2]
+        state = jnp.broadcast_to(obs.state[None], (a,) + obs.state.shape)  # [A, N, S]
+        own = joint[jnp.arange(a), :, jnp.arange(a)]  # [A, N, U]
+        full = [state, jnp.swapaxes(obs.obs, 0, 1), own, joint.reshape(a, n, -1)]
+        x = jnp.concatenate(full, axis=-1)[..., self.critic_columns]
+        return jnp.where(self.critic_mask[:, None], x, 0.0)
 
     # ------------------------------------------------------------------ policy inference
     def approx_out(self, params: PyTree, obs: Array) -> Array:
@@ -195,7 +245,9 @@ class MADDPGLearner:
 
     def approx_loss(self, params: PyTree, batch: Replay) -> tuple[Array, Array]:
         """Negative log-likelihood of the other agents' executed actions minus
-        `inference_ent_coef` times entropy, summed over agents i; per-agent values `[A]`."""
+        `inference_ent_coef` times entropy, summed over agents i; per-agent values `[A]`.
+
+        Discrete: the executed action is the argmax of the stored sample (see `explore`)."""
         a = self.num_agents
         out = self.approx_out(params, batch.obs.obs)  # [A, A, N, K]
         avail = jnp.swapaxes(batch.obs.avail, 0, 1)[None]  # [1, A(j), N, U]
@@ -234,7 +286,8 @@ class MADDPGLearner:
         """The next joint action each critic bootstraps from `[A(critic), N, A, U]`.
 
         Agent j's target sub-policy is the one that acted in the transition (`sub_policy`
-        `[N, A]`); with `infer_policies`, critic i uses its own models of the others.
+        `[N, A]`); with `infer_policies`, critic i uses the target copies of its own models
+        of the others (`approx`: target inference params).
         """
         a = self.num_agents
         own_key, approx_key = jax.random.split(key)
@@ -283,7 +336,8 @@ class MADDPGLearner:
 
     # ------------------------------------------------------------------ one gradient step
     def gradient_step(self, state: OffPolicyState, batch: Replay, key: Array):
-        """Critic, actor (and inference) steps on one batch, then Polyak averaging."""
+        """Critic, actor (and inference) steps on one batch, then Polyak averaging of the
+        target actors, critics and (with `infer_policies`) inferred policies."""
         c = self.config
         target_key, actor_key = jax.random.split(key)
         metrics = {}
@@ -293,7 +347,11 @@ class MADDPGLearner:
             approx, approx_opt = _stacked_apply(self.approx_tx, approx, approx_opt, grads)
             metrics["inference_loss"] = per_agent
         joint = self.target_joint(
-            state.target_actor_params, approx, batch.next_obs, batch.sub_policy, target_key
+            state.target_actor_params,
+            state.target_approx_params,
+            batch.next_obs,
+            batch.sub_policy,
+            target_key,
         )
         next_q = self.q_values(state.target_critic_params, batch.next_obs, joint)
         target = jax.lax.stop_gradient(td_target(batch.reward.T, batch.terminated, next_q, c.gamma))
@@ -318,6 +376,7 @@ class MADDPGLearner:
             approx_opt_state=approx_opt,
             target_actor_params=polyak(actor, state.target_actor_params, c.tau),
             target_critic_params=polyak(critic, state.target_critic_params, c.tau),
+            target_approx_params=polyak(approx, state.target_approx_params, c.tau),
         )
         metrics.update(critic_loss=critic_loss, actor_loss=actor_loss, q_mean=q_mean)
         return state, metrics
@@ -403,6 +462,7 @@ class MADDPGLearner:
             target_critic_params=critic_params,
             approx_params=approx_params,
             approx_opt_state=approx_opt,
+            target_approx_params=approx_params,
             buffer=self.buffer.init(self.example_item(first_obs)),
             value_norm=returns.value_norm_init(),
             runner=runner,
