@@ -3,6 +3,8 @@ bootstrap value of a truncated episode."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import distrax
 import flax.linen as nn
 import jax
@@ -45,6 +47,45 @@ class CounterEnv(MultiAgentEnv):
         rewards = {a: jnp.ones(()) for a in self.agents}
         dones = {"a": done, "b": done, "__all__": done}
         return self._obs(step), State(done=done, step=step), rewards, dones, {}
+
+
+class DuelState(NamedTuple):
+    unit_alive: jax.Array  # [3] bool: ally_0, ally_1, enemy (SMAX's convention)
+    step: jax.Array
+
+
+class DuelEnv(MultiAgentEnv):
+    """SMAX in miniature: allies first in `unit_alive`, per-agent dones = dead. ally_1
+    dies at step 1; at step 2 the enemy dies (a win, reward 1) if ally_0 plays 1, else
+    ally_0 dies (a loss, reward 0). Episodes last 2 steps."""
+
+    num_allies = 2
+
+    def __init__(self):
+        super().__init__(num_agents=2)
+        self.agents = ["ally_0", "ally_1"]
+        self.max_steps = 10
+        self.observation_spaces = {a: spaces.Box(0.0, 10.0, (1,)) for a in self.agents}
+        self.action_spaces = {a: spaces.Discrete(2) for a in self.agents}
+
+    def _obs(self, state):
+        return {a: jnp.full((1,), state.step, jnp.float32) for a in self.agents}
+
+    def reset(self, key):
+        state = DuelState(jnp.ones(3, bool), jnp.zeros((), jnp.int32))
+        return self._obs(state), state
+
+    def step_env(self, key, state, actions):
+        step = state.step + 1
+        alive = state.unit_alive.at[1].set(False)
+        win = (step == 2) & (actions["ally_0"] == 1)
+        alive = jnp.where((step == 2) & win, alive.at[2].set(False), alive)
+        alive = jnp.where((step == 2) & ~win, alive.at[0].set(False), alive)
+        state = DuelState(alive, step)
+        done = ~jnp.any(alive[:2]) | ~alive[2]
+        dones = {a: ~alive[i] for i, a in enumerate(self.agents)} | {"__all__": done}
+        rewards = {a: win.astype(jnp.float32) for a in self.agents}
+        return self._obs(state), state, rewards, dones, {}
 
 
 class SumOfInput(nn.Module):
@@ -110,6 +151,73 @@ def test_smax_availability_masks_and_world_state():
         state, _ = step(jax.random.PRNGKey(t), state, action)
     raw_obs, _ = env.env.reset(KEY)
     assert env.spec.state_dim == raw_obs["world_state"].size
+
+
+def _with_health(state, index, env):
+    """The adapter state with the SMAX units at `index` at zero health (dead next step)."""
+    inner = state.env_state.state
+    health = inner.unit_health.at[index].set(0.0)
+    return state._replace(
+        env_state=state.env_state.replace(state=inner.replace(unit_health=health))
+    )
+
+
+def test_smax_dead_ally_is_inactive_until_the_episode_resets_and_wins_are_reported():
+    env = harlax.make_env("SMAX", map_name="3m")
+    assert env.spec.active_masks and env.spec.win_signal
+    step = jax.jit(env.step)
+    state = env.reset(KEY)
+    np.testing.assert_array_equal(state.active, [True, True, True])
+    noop = jnp.zeros(3, jnp.int32)
+    # Ally 0 dies in this step; the episode goes on and ally 0 is inactive from the next.
+    state, info = step(jax.random.PRNGKey(1), _with_health(state, 0, env), noop)
+    assert not bool(info.terminated | info.truncated) and not bool(info.won)
+    np.testing.assert_array_equal(state.active, [False, True, True])
+    np.testing.assert_array_equal(state.active, state.env_state.state.unit_alive[:3])
+    assert int(state.observation.avail[0].sum()) == 1  # only the no-op is left to it
+    state, info = step(jax.random.PRNGKey(2), state, noop)
+    np.testing.assert_array_equal(state.active, [False, True, True])
+    # All enemies die: a won, terminated episode; the reset state is all active again.
+    state, info = step(jax.random.PRNGKey(3), _with_health(state, slice(3, 6), env), noop)
+    assert bool(info.terminated) and bool(info.won)
+    np.testing.assert_array_equal(state.active, [True, True, True])
+    # All allies die: terminated, lost.
+    _, info = step(jax.random.PRNGKey(4), _with_health(state, slice(0, 3), env), noop)
+    assert bool(info.terminated) and not bool(info.won)
+
+
+def test_envs_without_deaths_are_all_active_and_never_won():
+    env = JaxMARLAdapter(CounterEnv(max_steps=3))
+    assert not env.spec.active_masks and not env.spec.win_signal
+    state = env.reset(KEY)
+    for action in ([0, 0], [1, 0]):
+        state, info = env.step(KEY, state, jnp.array(action))
+        np.testing.assert_array_equal(state.active, [True, True])
+        assert not bool(info.won)
+
+
+def test_rollout_carries_active_masks_and_wins():
+    """DuelEnv: ally_1 is inactive at every episode's second step; playing 1 wins."""
+    env = JaxMARLAdapter(DuelEnv())
+    assert env.spec.active_masks and env.spec.win_signal
+    num_envs, steps = 2, 6
+    for favour in (0, 1):
+        actor = AgentNet(Constant(favour), 2, True, 1, 0)
+        critic = AgentNet(SumOfInput(), 2, True, 1, 0)
+        rollout = make_rollout(env, actor, critic, CategoricalHead(), False, steps)
+        runner = RunnerState(
+            jax.vmap(env.reset)(jax.random.split(KEY, num_envs)),
+            jnp.ones(num_envs, bool),
+            jnp.zeros((num_envs, 2, 0)),
+            jnp.zeros((num_envs, 2, 0)),
+        )
+        _, tr, _ = rollout(actor.init(KEY), critic.init(KEY), runner, KEY)
+        second = np.repeat((np.arange(steps) % 2 == 1)[:, None], num_envs, axis=1)
+        assert tr.active.shape == (steps, num_envs, 2) and tr.active.dtype == bool
+        np.testing.assert_array_equal(tr.active[..., 0], True)
+        np.testing.assert_array_equal(tr.active[..., 1], ~second)
+        np.testing.assert_array_equal(tr.episode_done, second)
+        np.testing.assert_array_equal(tr.episode_won, second & (favour == 1))
 
 
 def test_categorical_head_never_samples_unavailable_actions():
