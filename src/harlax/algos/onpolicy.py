@@ -371,6 +371,7 @@ class OnPolicyLearner:
         metrics = {
             "episode_return_sum": jnp.sum(jnp.where(tr.episode_done, tr.episode_return, 0.0)),
             "episodes": episodes,
+            **episode_wins(self.env.spec, tr),
             "reward_mean": jnp.mean(tr.reward),
             "advantage_mean": jnp.mean(advantage),
             "value_target_mean": jnp.mean(target),
@@ -399,6 +400,14 @@ class OnPolicyLearner:
             update=state.update + 1,
         )
         return new_state, metrics
+
+
+def episode_wins(spec, tr: Transition) -> dict:
+    """`{"episodes_won": [] int}`, the won episodes that ended in the rollout, where the
+    environment reports wins (the host divides by `episodes`: `logging.win_rates`)."""
+    if not spec.win_signal:
+        return {}
+    return {"episodes_won": jnp.sum(tr.episode_done & tr.episode_won)}
 
 
 def critic_metrics(metrics: dict) -> dict:
