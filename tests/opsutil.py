@@ -1,4 +1,5 @@
-"""Shared pieces of the host-side tests: a tiny real config and a fake training program.
+"""Shared pieces of the tests: a tiny real config, a fake training program, and tiny
+environments and policies (DuelEnv: SMAX's deaths and wins in two steps; Constant).
 
 The fake program has the `TrainProgram` interface (state pytree, `init`, `run_chunk`,
 metrics with `episode_return_sum` and `episodes`) but compiles in a fraction of a second,
@@ -8,9 +9,13 @@ so the host loop (checkpoints, resume, NaN guard) is tested without the on-polic
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jaxmarl.environments import spaces
+from jaxmarl.environments.multi_agent_env import MultiAgentEnv
 
 import harlax
 from harlax import returns
@@ -95,3 +100,54 @@ def use_fake_program(monkeypatch, poison_at: int | None = None) -> None:
     module = sys.modules["harlax.train"]
     monkeypatch.setattr(module, "make_train", lambda c: fake_program(c, poison_at))
     monkeypatch.setattr(module, "_COMPILED", {})
+
+
+class DuelState(NamedTuple):
+    unit_alive: jax.Array  # [3] bool: ally_0, ally_1, enemy (SMAX's convention)
+    step: jax.Array
+
+
+class DuelEnv(MultiAgentEnv):
+    """SMAX in miniature: allies first in `unit_alive`, per-agent dones = dead. ally_1
+    dies at step 1; at step 2 the enemy dies (a win, reward 1) if ally_0 plays 1, else
+    ally_0 dies (a loss, reward 0). Episodes last 2 steps."""
+
+    num_allies = 2
+
+    def __init__(self):
+        super().__init__(num_agents=2)
+        self.agents = ["ally_0", "ally_1"]
+        self.max_steps = 10
+        self.observation_spaces = {a: spaces.Box(0.0, 10.0, (1,)) for a in self.agents}
+        self.action_spaces = {a: spaces.Discrete(2) for a in self.agents}
+
+    def _obs(self, state):
+        return {a: jnp.full((1,), state.step, jnp.float32) for a in self.agents}
+
+    def reset(self, key):
+        state = DuelState(jnp.ones(3, bool), jnp.zeros((), jnp.int32))
+        return self._obs(state), state
+
+    def step_env(self, key, state, actions):
+        step = state.step + 1
+        alive = state.unit_alive.at[1].set(False)
+        win = (step == 2) & (actions["ally_0"] == 1)
+        alive = jnp.where((step == 2) & win, alive.at[2].set(False), alive)
+        alive = jnp.where((step == 2) & ~win, alive.at[0].set(False), alive)
+        state = DuelState(alive, step)
+        done = ~jnp.any(alive[:2]) | ~alive[2]
+        dones = {a: ~alive[i] for i, a in enumerate(self.agents)} | {"__all__": done}
+        rewards = {a: win.astype(jnp.float32) for a in self.agents}
+        return self._obs(state), state, rewards, dones, {}
+
+
+class Constant(nn.Module):
+    """A 'policy' with fixed logits (always plays action 0 when `favour` is 0)."""
+
+    favour: int = 0
+
+    @nn.compact
+    def __call__(self, hidden, x, first):
+        self.param("unused", nn.initializers.zeros, (1,))
+        logits = jnp.where(jnp.arange(2) == self.favour, 0.0, -1e9)
+        return hidden, jnp.broadcast_to(logits, x.shape[:-1] + (2,))

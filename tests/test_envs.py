@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from jaxmarl.environments import spaces
 from jaxmarl.environments.multi_agent_env import MultiAgentEnv, State
+from opsutil import Constant, DuelEnv
 
 import harlax
 from harlax.distributions import CategoricalHead, GaussianHead
@@ -56,18 +57,6 @@ class SumOfInput(nn.Module):
         return hidden, jnp.sum(x, axis=-1)
 
 
-class Constant(nn.Module):
-    """A 'policy' with fixed logits (always plays action 0 when `favour` is 0)."""
-
-    favour: int = 0
-
-    @nn.compact
-    def __call__(self, hidden, x, first):
-        self.param("unused", nn.initializers.zeros, (1,))
-        logits = jnp.where(jnp.arange(2) == self.favour, 0.0, -1e9)
-        return hidden, jnp.broadcast_to(logits, x.shape[:-1] + (2,))
-
-
 # ------------------------------------------------------------------ shapes and masks
 
 
@@ -110,6 +99,73 @@ def test_smax_availability_masks_and_world_state():
         state, _ = step(jax.random.PRNGKey(t), state, action)
     raw_obs, _ = env.env.reset(KEY)
     assert env.spec.state_dim == raw_obs["world_state"].size
+
+
+def _with_health(state, index, env):
+    """The adapter state with the SMAX units at `index` at zero health (dead next step)."""
+    inner = state.env_state.state
+    health = inner.unit_health.at[index].set(0.0)
+    return state._replace(
+        env_state=state.env_state.replace(state=inner.replace(unit_health=health))
+    )
+
+
+def test_smax_dead_ally_is_inactive_until_the_episode_resets_and_wins_are_reported():
+    env = harlax.make_env("SMAX", map_name="3m")
+    assert env.spec.active_masks and env.spec.win_signal
+    step = jax.jit(env.step)
+    state = env.reset(KEY)
+    np.testing.assert_array_equal(state.active, [True, True, True])
+    noop = jnp.zeros(3, jnp.int32)
+    # Ally 0 dies in this step; the episode goes on and ally 0 is inactive from the next.
+    state, info = step(jax.random.PRNGKey(1), _with_health(state, 0, env), noop)
+    assert not bool(info.terminated | info.truncated) and not bool(info.won)
+    np.testing.assert_array_equal(state.active, [False, True, True])
+    np.testing.assert_array_equal(state.active, state.env_state.state.unit_alive[:3])
+    assert int(state.observation.avail[0].sum()) == 1  # only the no-op is left to it
+    state, info = step(jax.random.PRNGKey(2), state, noop)
+    np.testing.assert_array_equal(state.active, [False, True, True])
+    # All enemies die: a won, terminated episode; the reset state is all active again.
+    state, info = step(jax.random.PRNGKey(3), _with_health(state, slice(3, 6), env), noop)
+    assert bool(info.terminated) and bool(info.won)
+    np.testing.assert_array_equal(state.active, [True, True, True])
+    # All allies die: terminated, lost.
+    _, info = step(jax.random.PRNGKey(4), _with_health(state, slice(0, 3), env), noop)
+    assert bool(info.terminated) and not bool(info.won)
+
+
+def test_envs_without_deaths_are_all_active_and_never_won():
+    env = JaxMARLAdapter(CounterEnv(max_steps=3))
+    assert not env.spec.active_masks and not env.spec.win_signal
+    state = env.reset(KEY)
+    for action in ([0, 0], [1, 0]):
+        state, info = env.step(KEY, state, jnp.array(action))
+        np.testing.assert_array_equal(state.active, [True, True])
+        assert not bool(info.won)
+
+
+def test_rollout_carries_active_masks_and_wins():
+    """DuelEnv: ally_1 is inactive at every episode's second step; playing 1 wins."""
+    env = JaxMARLAdapter(DuelEnv())
+    assert env.spec.active_masks and env.spec.win_signal
+    num_envs, steps = 2, 6
+    for favour in (0, 1):
+        actor = AgentNet(Constant(favour), 2, True, 1, 0)
+        critic = AgentNet(SumOfInput(), 2, True, 1, 0)
+        rollout = make_rollout(env, actor, critic, CategoricalHead(), False, steps)
+        runner = RunnerState(
+            jax.vmap(env.reset)(jax.random.split(KEY, num_envs)),
+            jnp.ones(num_envs, bool),
+            jnp.zeros((num_envs, 2, 0)),
+            jnp.zeros((num_envs, 2, 0)),
+        )
+        _, tr, _ = rollout(actor.init(KEY), critic.init(KEY), runner, KEY)
+        second = np.repeat((np.arange(steps) % 2 == 1)[:, None], num_envs, axis=1)
+        assert tr.active.shape == (steps, num_envs, 2) and tr.active.dtype == bool
+        np.testing.assert_array_equal(tr.active[..., 0], True)
+        np.testing.assert_array_equal(tr.active[..., 1], ~second)
+        np.testing.assert_array_equal(tr.episode_done, second)
+        np.testing.assert_array_equal(tr.episode_won, second & (favour == 1))
 
 
 def test_categorical_head_never_samples_unavailable_actions():

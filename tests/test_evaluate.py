@@ -4,16 +4,20 @@ evaluation stream of a training run."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from opsutil import TINY_REAL
+from opsutil import TINY_REAL, Constant, DuelEnv
 
 import harlax
+from harlax.distributions import CategoricalHead
+from harlax.envs.jaxmarl import JaxMARLAdapter
 from harlax.envs.matrix import GAMES
-from harlax.evaluate import env_and_task, make_evaluator, marl_eval_json
+from harlax.evaluate import MARL_EVAL_FILE, Evaluation, env_and_task, make_evaluator, marl_eval_json
+from harlax.nets import AgentNet
 from harlax.rollout import agent_major, batch_major
 
 
@@ -28,9 +32,10 @@ def test_matrix_game_greedy_return_is_the_payoff_of_the_argmax_actions():
     program = harlax.make_train(TINY_REAL)
     learner = program.learner
     params = learner.actor.init(jax.random.PRNGKey(3))
-    returns = make_evaluator(program.env, learner.actor, learner.head, 5)(
+    returns, won = make_evaluator(program.env, learner.actor, learner.head, 5)(
         params, jax.random.PRNGKey(0)
     )
+    np.testing.assert_array_equal(won, 0.0)  # no win signal: never won
     obs = program.env.reset(jax.random.PRNGKey(0)).observation
     _, out = learner.actor.apply_all(
         params, jnp.zeros((2, 1, 0)), obs.obs[:, None, None], jnp.ones((1, 1), bool)
@@ -48,7 +53,7 @@ def test_multi_step_episodes_match_a_python_loop():
     learner, env, n = program.learner, program.env, 3
     params = learner.actor.init(jax.random.PRNGKey(1))
     key = jax.random.PRNGKey(7)
-    returns = np.asarray(make_evaluator(env, learner.actor, learner.head, n)(params, key))
+    returns = np.asarray(make_evaluator(env, learner.actor, learner.head, n)(params, key)[0])
 
     reset_key, step_key = jax.random.split(key)
     act = jax.jit(lambda h, o, f: _greedy_action(learner, params, h, o, f))
@@ -81,6 +86,24 @@ def test_marl_eval_layout():
     assert runs["seed_10"]["step_1"] == {"step_count": 128, "return": [4.0, 5.0]}
     assert runs["seed_11"]["step_0"]["return"] == [3.0]  # unfinished episodes are left out
     assert runs["seed_11"]["absolute_metrics"] == {"return": [9.0]}
+    assert "win_rate" not in runs["seed_10"]["step_0"]  # no win signal, no win rate
+    won = [np.array([[1.0, 0.0], [np.nan, np.nan]]), np.array([[1.0, 1.0], [0.0, 1.0]])]
+    data = marl_eval_json(
+        "SMAX",
+        "3m",
+        "mappo",
+        [10, 11],
+        steps,
+        np.array([[8.0], [9.0]]),
+        won,
+        np.array([[1.0], [np.nan]]),
+    )
+    runs = data["SMAX"]["3m"]["mappo"]
+    assert runs["seed_10"]["step_0"]["win_rate"] == [0.5]
+    assert runs["seed_11"]["step_0"]["win_rate"] == []  # no finished episode
+    assert runs["seed_11"]["step_1"]["win_rate"] == [0.5]
+    assert runs["seed_10"]["absolute_metrics"]["win_rate"] == [1.0]
+    assert runs["seed_11"]["absolute_metrics"]["win_rate"] == []
     assert env_and_task("MPE_simple_spread_v3", {}) == ("MPE", "simple_spread_v3")
     assert env_and_task("SMAX", {"map_name": "3m"}) == ("SMAX", "3m")
     assert env_and_task("matrix:climbing", {}) == ("matrix", "climbing")
@@ -111,3 +134,33 @@ def test_training_run_writes_an_evaluation_stream_and_absolute_metric(tmp_path):
     for seed in range(2):
         np.testing.assert_allclose(again[seed], summary["absolute_last"][seed, 0], rtol=1e-6)
         assert np.ptp(summary["absolute_last"][seed]) == 0
+
+
+@pytest.mark.parametrize("favour", [0, 1])
+def test_greedy_wins_are_reported_and_written_to_evaluation_json(tmp_path, favour):
+    """DuelEnv: the greedy action 1 wins every episode (return 1), action 0 loses them all
+    (return 0). The per-episode `won` of the evaluator, eval.jsonl's `won` and the
+    `win_rate` of evaluation.json (steps and absolute metrics) all say so."""
+    env = JaxMARLAdapter(DuelEnv())
+    actor = AgentNet(Constant(favour), 2, True, 1, 0)
+    head = CategoricalHead()
+    params = actor.init(jax.random.PRNGKey(0))
+    returns, won = make_evaluator(env, actor, head, 3)(params, jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(won, float(favour))
+    np.testing.assert_array_equal(won, returns)  # reward 1 exactly when won
+
+    config = harlax.Config(
+        env="SMAX", env_kwargs={"map_name": "duel"}, eval_episodes=3, final_eval_episodes=4
+    )
+    learner = SimpleNamespace(actor=actor, head=head)
+    evaluation = Evaluation(SimpleNamespace(config=config, env=env, learner=learner), tmp_path)
+    seeded = jax.tree.map(lambda x: x[None], params)  # one seed
+    evaluation.periodic(seeded, 2, 64)
+    evaluation.final(seeded, 128)
+    line = json.loads((tmp_path / "eval.jsonl").read_text())
+    assert line["won"] == [[float(favour)] * 3]
+    run = json.loads((tmp_path / MARL_EVAL_FILE).read_text())["SMAX"]["duel"]["mappo"]["seed_0"]
+    assert run["step_0"]["win_rate"] == [float(favour)]
+    assert run["absolute_metrics"]["win_rate"] == [float(favour)]
+    assert len(run["absolute_metrics"]["return"]) == 4
+    np.testing.assert_array_equal(evaluation.summary()["win_rate"], [[float(favour)]])

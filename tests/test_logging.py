@@ -49,3 +49,54 @@ def test_wandb_is_off_by_default_and_named_when_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed
     with pytest.raises(ImportError, match=r"harlax\[wandb\]"):
         harlax.train(TINY_FAKE.replace(wandb_project="p", out=str(tmp_path / "r")))
+
+
+def test_win_rate_column_is_won_over_ended_episodes_and_plots(tmp_path):
+    """`episodes_won / episodes` per update and seed (empty where no episode ended, as for
+    episode_return), right after episode_return; `harlax plot --metric win_rate` reads it."""
+    import csv
+
+    from harlax.cli import main
+    from harlax.envs.spec import MultiAgentSpec
+    from harlax.logging import MetricsWriter, make_run_dir
+    from harlax.plot import read_metric
+
+    config = harlax.Config(algo="mappo", env="SMAX", env_kwargs={"map_name": "3m"}, seed=4)
+    spec = MultiAgentSpec(("a", "b"), (1, 1), (2, 2), True, 1, 1, win_signal=True)
+    run = make_run_dir(config, tmp_path / "run")
+    episodes = np.array([[4, 0, 3], [2, 5, 0]])
+    won = np.array([[1, 0, 3], [2, 0, 0]])
+    metrics = {
+        "episodes": episodes,
+        "episodes_won": won,
+        "episode_return_sum": np.ones((2, 3)),
+        "loss": np.zeros((2, 3)),
+    }
+    writer = MetricsWriter(run, config, spec)
+    writer.write_chunk(metrics, 0, 64)
+    writer.close()
+    with (run / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert list(rows[0])[:5] == ["seed", "update", "env_steps", "episode_return", "win_rate"]
+    got = np.array([[float(r["win_rate"]) if r["win_rate"] else np.nan for r in rows]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.where(episodes > 0, won / np.maximum(episodes, 1), np.nan).reshape(1, -1)
+    np.testing.assert_allclose(got, expected)  # NaN (empty cell) where no episode ended
+    seed5 = read_metric(run, "win_rate")[5]  # the second seed: 2 of 2, 0 of 5, no episode
+    assert seed5[64] == 1.0 and seed5[128] == 0.0 and np.isnan(seed5[192])
+    main(["plot", str(run), "-o", str(tmp_path / "win.png"), "--metric", "win_rate"])
+    assert (tmp_path / "win.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_win_rate_column_without_a_win_signal(tmp_path):
+    import csv
+
+    from harlax.envs.spec import MultiAgentSpec
+    from harlax.logging import MetricsWriter
+
+    spec = MultiAgentSpec(("a", "b"), (1, 1), (2, 2), True, 1, 1)
+    writer = MetricsWriter(tmp_path, harlax.Config(), spec)
+    writer.write_chunk({"episodes": np.ones((1, 2)), "episode_return_sum": np.ones((1, 2))}, 0, 8)
+    writer.close()
+    with (tmp_path / "metrics.csv").open() as f:
+        assert "win_rate" not in next(csv.reader(f))

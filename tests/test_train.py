@@ -91,3 +91,30 @@ def _leaves(tree):
             yield from _leaves(value)
     else:
         yield tree
+
+
+@pytest.mark.slow
+def test_tiny_smax_run_with_active_masks_logs_a_win_rate(tmp_path):
+    """SMAX 3m with active masks (on by default) and 10-step episodes: finite losses, and
+    a win_rate column in [0, 1] for the updates in which episodes ended."""
+    config = TINY.replace(
+        env="SMAX",
+        env_kwargs={"map_name": "3m", "max_steps": 10},
+        num_envs=2,
+        rollout_length=16,
+        total_steps=64,
+        num_epochs=1,
+        hidden_dim=8,
+        out=str(tmp_path / "run"),
+    )
+    assert config.use_policy_active_masks and config.use_value_active_masks
+    result = harlax.train(config)
+    m = result.metrics
+    for name in ("critic_loss", "actor_loss", "actor_entropy", "actor_kl"):
+        assert np.isfinite(m[name]).all(), name
+    assert (m["episodes"] > 0).all() and (m["episodes_won"] <= m["episodes"]).all()
+    with (tmp_path / "run/metrics.csv").open() as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    rates = [float(r["win_rate"]) for r in rows]
+    np.testing.assert_allclose(rates, (m["episodes_won"] / m["episodes"])[0], rtol=1e-5)
+    assert all(0.0 <= r <= 1.0 for r in rates)

@@ -160,7 +160,14 @@ class Config:
     value_norm: bool = True
     """Normalise value targets by their running mean and std (MAPPO's ValueNorm)."""
     normalize_advantages: bool = True
-    """Standardise advantages over the batch before the actor update."""
+    """Standardise advantages over the batch before the actor update (over the active
+    samples only when policy active masks apply)."""
+    use_policy_active_masks: bool = True
+    """Leave inactive (e.g. dead SMAX) agents' samples out of the policy loss, the
+    trust-region surrogate and KL, the entropy and the advantage statistics (HARL's
+    use_policy_active_masks). Only environments that report inactive agents have any."""
+    use_value_active_masks: bool = True
+    """Leave inactive agents' samples out of the critic loss (use_value_active_masks)."""
 
     # --- trust region (HATRPO / TRPO); defaults from Kuba et al. (ICLR 2022), HARL configs
     kl_threshold: float = 0.01

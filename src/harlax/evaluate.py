@@ -25,19 +25,22 @@ EVAL_STREAM_FILE = "eval.jsonl"
 
 
 def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Array], Array]:
-    """`evaluate(actor_params, key) -> returns [num_episodes]` (one seed, unbatched params).
+    """`evaluate(actor_params, key) -> (returns [num_episodes], won [num_episodes])` (one
+    seed, unbatched params).
 
     Runs `num_episodes` environments side by side with the greedy (mode) action until each
     has finished its first episode, and returns those episodes' returns (mean over agents,
-    undiscounted). Step `t` uses key `fold_in(step_key, t)`. The loop stops after
-    `2 * env.spec.max_steps + 1` steps at the latest; an episode still running then is NaN.
+    undiscounted) and whether each was won (1.0 / 0.0, the environment's `StepInfo.won`;
+    always 0 where it reports no wins). Step `t` uses key `fold_in(step_key, t)`. The loop
+    stops after `2 * env.spec.max_steps + 1` steps at the latest; an episode still running
+    then is NaN in both.
     """
     n = num_episodes
     batched_step = jax.vmap(env.step)
     max_steps = 2 * env.spec.max_steps + 1
 
     def step(params, step_key, carry):
-        t, env_state, hidden, first, done, ret = carry
+        t, env_state, hidden, first, done, ret, won = carry
         observation = env_state.observation
         hidden, out = actor.apply_all(
             params, jnp.swapaxes(hidden, 0, 1), agent_major(observation.obs), first[None]
@@ -47,7 +50,8 @@ def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Arr
         env_state, info = batched_step(jax.random.split(key, n), env_state, action)
         ended = info.terminated | info.truncated
         ret = jnp.where(ended & ~done, info.episode_return, ret)
-        return t + 1, env_state, jnp.swapaxes(hidden, 0, 1), ended, done | ended, ret
+        won = jnp.where(ended & ~done, info.won, won)
+        return t + 1, env_state, jnp.swapaxes(hidden, 0, 1), ended, done | ended, ret, won
 
     def evaluate(actor_params: PyTree, key: Array) -> Array:
         reset_key, step_key = jax.random.split(key)
@@ -59,14 +63,15 @@ def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Arr
             jnp.ones(n, bool),
             jnp.zeros(n, bool),
             jnp.zeros(n, jnp.float32),
+            jnp.zeros(n, bool),
         )
         carry = jax.lax.while_loop(
             lambda c: (c[0] < max_steps) & ~jnp.all(c[4]),
             lambda c: step(actor_params, step_key, c),
             carry,
         )
-        done, ret = carry[4], carry[5]
-        return jnp.where(done, ret, jnp.nan)
+        done, ret, won = carry[4], carry[5], carry[6]
+        return jnp.where(done, ret, jnp.nan), jnp.where(done, won.astype(jnp.float32), jnp.nan)
 
     return evaluate
 
@@ -84,7 +89,7 @@ _EVALUATORS: dict[tuple[int, int], tuple[Any, Callable]] = {}
 
 def compile_evaluator(program, num_episodes: int) -> Callable[[PyTree, Array], Array]:
     """jit(vmap over seeds) of `make_evaluator` for a `TrainProgram`'s env and actor:
-    `(actor_params [S, ...], keys [S]) -> returns [S, num_episodes]`. Cached per learner
+    `(actor_params [S, ...], keys [S]) -> (returns, won) [S, num_episodes]`. Cached per learner
     and episode count, so repeated runs of one program compile it once."""
     learner = program.learner
     key = (id(learner), num_episodes)
@@ -114,7 +119,8 @@ def evaluate(
         params = run_or_params
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     keys = eval_keys(program.config.seed, num_seeds, FINAL_EVAL if update is None else update)
-    return np.asarray(compile_evaluator(program, episodes)(params, keys))
+    returns, _ = compile_evaluator(program, episodes)(params, keys)
+    return np.asarray(returns)
 
 
 def marl_eval_json(
@@ -124,26 +130,40 @@ def marl_eval_json(
     seeds: list[int],
     steps: list[tuple[int, np.ndarray]],
     absolute: np.ndarray | None = None,
+    wins: list[np.ndarray] | None = None,
+    absolute_wins: np.ndarray | None = None,
 ) -> dict:
     """The marl-eval layout: `{env: {task: {algo: {"seed_<s>": {"step_<i>": {"step_count",
     "return": [per-episode]}, ..., "absolute_metrics": {"return": [...]}}}}}}`.
 
     `steps`: (env steps, returns `[num_seeds, episodes]`) per evaluation;
-    `absolute`: `[num_seeds, episodes]` of the final evaluation.
+    `absolute`: `[num_seeds, episodes]` of the final evaluation. Where the environment
+    reports wins, `wins` (one `[num_seeds, episodes]` of 1.0 / 0.0 / NaN per evaluation)
+    and `absolute_wins` add `"win_rate": [share of the finished episodes won]` (`[]` when
+    none finished) to each step and to the absolute metrics.
     """
     runs = {}
     for s, seed in enumerate(seeds):
         run = {}
         for i, (step_count, returns) in enumerate(steps):
             run[f"step_{i}"] = {"step_count": int(step_count), "return": _finite_list(returns[s])}
+            if wins is not None:
+                run[f"step_{i}"]["win_rate"] = _win_rate(wins[i][s])
         if absolute is not None:
             run["absolute_metrics"] = {"return": _finite_list(absolute[s])}
+            if absolute_wins is not None:
+                run["absolute_metrics"]["win_rate"] = _win_rate(absolute_wins[s])
         runs[f"seed_{seed}"] = run
     return {env: {task: {algo: runs}}}
 
 
 def _finite_list(values: np.ndarray) -> list[float]:
     return [float(v) for v in np.asarray(values) if np.isfinite(v)]
+
+
+def _win_rate(won: np.ndarray) -> list[float]:
+    finished = _finite_list(won)
+    return [float(np.mean(finished))] if finished else []
 
 
 def env_and_task(env_name: str, env_kwargs: dict) -> tuple[str, str]:
@@ -166,14 +186,18 @@ class Evaluation:
     (per seed, by mean greedy return), and the final "absolute metric".
 
     Writes `eval.jsonl` (one line per evaluation: update, env_steps, per-seed per-episode
-    returns) and, at the end of the run, `evaluation.json` in the marl-eval layout, whose
-    `absolute_metrics` are the best parameters evaluated on `final_eval_episodes`.
+    returns, and where the environment reports wins, `won`: 1 / 0 / null per episode) and,
+    at the end of the run, `evaluation.json` in the marl-eval layout, whose
+    `absolute_metrics` are the best parameters evaluated on `final_eval_episodes` (with
+    `win_rate` entries where the environment reports wins).
     """
 
     def __init__(self, program, directory: Path | None, start_update: int = 0):
         self.program, self.config, self.directory = program, program.config, directory
         self.evaluator = compile_evaluator(program, self.config.eval_episodes)
         self.history: list[tuple[int, int, np.ndarray]] = []  # (update, env_steps, [S, E])
+        self.wins = program.env.spec.win_signal
+        self.won: list[np.ndarray] = []  # [S, E] per evaluation, where self.wins
         self.best_params: PyTree = None
         self.best_score: np.ndarray | None = None  # [S]
         self.best_update: np.ndarray | None = None  # [S]
@@ -188,24 +212,27 @@ class Evaluation:
                 self.history.append(
                     (row["update"], row["env_steps"], np.asarray(row["returns"], np.float64))
                 )
+                if self.wins:  # a stream written before wins were recorded: unknown (NaN)
+                    won = row.get("won", np.full(np.shape(row["returns"]), np.nan))
+                    self.won.append(np.asarray(won, np.float64))
             (directory / EVAL_STREAM_FILE).write_text("".join(k + "\n" for k in kept))
 
     def periodic(self, actor_params: PyTree, update: int, steps_per_update: int) -> np.ndarray:
         """Evaluate the seed-batched `actor_params` after `update` updates: `[S, E]`."""
         num_seeds = self.config.num_seeds
-        returns = np.asarray(
+        returns, won = jax.device_get(
             self.evaluator(actor_params, eval_keys(self.config.seed, num_seeds, update))
         )
+        returns, won = np.asarray(returns), np.asarray(won)
         env_steps = update * steps_per_update
         self.history.append((update, env_steps, returns))
+        row = {"update": update, "env_steps": env_steps, "returns": _nan_to_none(returns)}
+        if self.wins:
+            self.won.append(won)
+            row["won"] = _nan_to_none(won)
         if self.directory is not None:
             with (self.directory / EVAL_STREAM_FILE).open("a") as f:
-                f.write(
-                    json.dumps(
-                        {"update": update, "env_steps": env_steps, "returns": _nan_to_none(returns)}
-                    )
-                    + "\n"
-                )
+                f.write(json.dumps(row) + "\n")
         with np.errstate(invalid="ignore"):
             score = np.nanmean(np.where(np.isfinite(returns), returns, np.nan), axis=1)
         score = np.where(np.isfinite(score), score, -np.inf)
@@ -230,22 +257,39 @@ class Evaluation:
         evaluator = compile_evaluator(self.program, c.final_eval_episodes)
         keys = eval_keys(c.seed, c.num_seeds, FINAL_EVAL)
         best = actor_params if self.best_params is None else self.best_params
-        self.absolute = {
-            "best": np.asarray(evaluator(best, keys)),
-            "last": np.asarray(evaluator(actor_params, keys)),
-        }
+        (best_returns, best_won), (last_returns, last_won) = jax.device_get(
+            (evaluator(best, keys), evaluator(actor_params, keys))
+        )
+        self.absolute = {"best": np.asarray(best_returns), "last": np.asarray(last_returns)}
+        if self.wins:
+            self.absolute["best_won"] = np.asarray(best_won)
+            self.absolute["last_won"] = np.asarray(last_won)
         if self.directory is not None:
             env, task = env_and_task(c.env, c.env_kwargs)
             seeds = [c.seed + i for i in range(c.num_seeds)]
-            steps = [(s, r) for _, s, r in self.history] or [(env_steps, self.absolute["last"])]
+            steps = [(s, r) for _, s, r in self.history]
+            won = self.won
+            if not steps:
+                steps, won = [(env_steps, self.absolute["last"])], [self.absolute.get("last_won")]
             write_marl_eval(
                 self.directory / MARL_EVAL_FILE,
-                marl_eval_json(env, task, c.algo, seeds, steps, self.absolute["best"]),
+                marl_eval_json(
+                    env,
+                    task,
+                    c.algo,
+                    seeds,
+                    steps,
+                    self.absolute["best"],
+                    won if self.wins else None,
+                    self.absolute.get("best_won"),
+                ),
             )
 
     def summary(self) -> dict[str, Any]:
         """`updates [N]`, `returns [S, N]` (mean greedy return per evaluation),
-        `best_update [S]`, `absolute_best`/`absolute_last` `[S, final_eval_episodes]`."""
+        `best_update [S]`, `absolute_best`/`absolute_last` `[S, final_eval_episodes]`; where
+        the environment reports wins also `win_rate [S, N]` (share of finished episodes won
+        per evaluation; NaN where none finished)."""
         with np.errstate(invalid="ignore"):
             means = [np.nanmean(r, axis=1) for _, _, r in self.history]
         return {
@@ -254,7 +298,13 @@ class Evaluation:
             "best_update": self.best_update,
             "absolute_best": self.absolute.get("best"),
             "absolute_last": self.absolute.get("last"),
+            **({"win_rate": self._win_rates()} if self.wins else {}),
         }
+
+    def _win_rates(self) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            rates = [np.nanmean(w, axis=1) for w in self.won]
+        return np.stack(rates, axis=1) if rates else np.zeros((self.config.num_seeds, 0))
 
 
 def _nan_to_none(values: np.ndarray) -> list:

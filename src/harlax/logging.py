@@ -20,9 +20,11 @@ METRICS_FILE = "metrics.csv"
 CONFIG_FILE = "config.json"
 DEFAULT_RUNS_DIR = "runs"
 TENSORBOARD_DIR = "tb"
+WINS_KEY = "episodes_won"  # the learners' count of won episodes (where the env reports wins)
 RETURN_CONVENTION = (
     "episode_return: undiscounted return of an episode, averaged over agents "
-    "(mean of per-agent returns), averaged over the episodes that ended in that update"
+    "(mean of per-agent returns), averaged over the episodes that ended in that update; "
+    "win_rate (environments with a win signal, e.g. SMAX): share of those episodes won"
 )
 
 
@@ -88,6 +90,8 @@ class MetricsWriter:
 
     def _columns(self, metrics: dict[str, np.ndarray]) -> list[str]:
         names = ["seed", "update", "env_steps", "episode_return"]
+        if WINS_KEY in metrics:
+            names.append("win_rate")
         for key, value in sorted(metrics.items()):
             if value.ndim == 2:
                 names.append(key)
@@ -99,7 +103,7 @@ class MetricsWriter:
         self, metrics: dict[str, np.ndarray], first_update: int, steps_per_update: int
     ) -> None:
         """`metrics`: name -> `[num_seeds, updates_in_chunk]` or `[..., A]`."""
-        returns = episode_returns(metrics)
+        returns, wins = episode_returns(metrics), win_rates(metrics)
         if self.sinks is not None:
             self.sinks.write(metrics, returns, first_update, steps_per_update)
         if self._writer is None:
@@ -116,6 +120,8 @@ class MetricsWriter:
                     update * steps_per_update,
                     returns[seed, u],
                 ]
+                if wins is not None:
+                    row.append(wins[seed, u])
                 for _, value in sorted(metrics.items()):
                     if value.ndim == 2:
                         row.append(value[seed, u])
@@ -168,6 +174,8 @@ class ScalarSinks:
     ) -> None:
         scalars = {k: v for k, v in metrics.items() if v.ndim == 2}
         scalars["episode_return"] = returns
+        if WINS_KEY in metrics:
+            scalars["win_rate"] = win_rates(metrics)
         for u in range(returns.shape[1]):
             step = (first_update + u + 1) * steps_per_update
             with np.errstate(invalid="ignore"):
@@ -202,11 +210,23 @@ def _format(row: list[Any]) -> list[Any]:
     return out
 
 
-def episode_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
-    """Mean episode return per logged update `[..., U]` (NaN where no episode ended)."""
+def per_episode(metrics: dict[str, np.ndarray], total: str) -> np.ndarray:
+    """`metrics[total] / metrics["episodes"]` per logged update `[..., U]`: the mean over
+    the episodes that ended in that update (NaN where none ended)."""
     count = metrics["episodes"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, metrics["episode_return_sum"] / np.maximum(count, 1), np.nan)
+        return np.where(count > 0, metrics[total] / np.maximum(count, 1), np.nan)
+
+
+def episode_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean episode return per logged update `[..., U]` (NaN where no episode ended)."""
+    return per_episode(metrics, "episode_return_sum")
+
+
+def win_rates(metrics: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Share of the episodes ending in each update that were won `[..., U]` (NaN where no
+    episode ended), or None where the environment reports no wins."""
+    return per_episode(metrics, WINS_KEY) if WINS_KEY in metrics else None
 
 
 def save_params(run_dir: Path, params: dict[str, Any]) -> Path:

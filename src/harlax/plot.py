@@ -30,7 +30,9 @@ class Curve:
 
 
 def read_metric(run_dir: str | Path, metric: str = "episode_return") -> dict[int, dict]:
-    """`{seed: {env_steps: value}}` from a run's metrics.csv (NaN for empty cells)."""
+    """`{seed: {env_steps: value}}` of one metrics.csv column, e.g. `episode_return`,
+    `win_rate` (environments with wins, such as SMAX) or `critic_loss` (NaN for empty
+    cells)."""
     out: dict[int, dict] = defaultdict(dict)
     with (Path(run_dir) / METRICS_FILE).open() as f:
         for row in csv.DictReader(line for line in f if not line.startswith("#")):

@@ -88,3 +88,22 @@ def normalize(stats: ValueNormState, x: Array) -> Array:
 def denormalize(stats: ValueNormState, x: Array) -> Array:
     mean, var = _moments(stats)
     return x * jnp.sqrt(var) + mean
+
+
+def masked_mean(x: Array, mask: Array | None = None) -> Array:
+    """Mean of `x` over the samples where `mask` is true: `sum(mask * x) / max(sum(mask), 1)`
+    (0, not NaN, when no sample is active). `mask=None` is the plain `jnp.mean(x)`."""
+    if mask is None:
+        return jnp.mean(x)
+    m = jnp.broadcast_to(mask, x.shape).astype(jnp.promote_types(x.dtype, jnp.float32))
+    return jnp.sum(m * x) / jnp.maximum(jnp.sum(m), 1.0)
+
+
+def standardize(x: Array, mask: Array | None = None) -> Array:
+    """`(x - mean) / (std + 1e-8)` with the mean and (population) std taken over the active
+    samples only (`masked_mean`); inactive entries are shifted and scaled alike."""
+    if mask is None:
+        return (x - x.mean()) / (x.std() + 1e-8)
+    mean = masked_mean(x, mask)
+    std = jnp.sqrt(masked_mean((x - mean) ** 2, mask))
+    return (x - mean) / (std + 1e-8)

@@ -112,6 +112,8 @@ def make_rollout(
             bootstrap_value=bootstrap_value,
             episode_return=info.episode_return,
             episode_done=done,
+            active=runner.env_state.active,
+            episode_won=info.won,
         )
         next_runner = RunnerState(
             env_state=env_state,

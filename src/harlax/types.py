@@ -28,6 +28,7 @@ class StepInfo(NamedTuple):
     final: Observation  # the true last observation of an ending episode (pre-reset)
     episode_return: Array  # [] mean over agents of the ending episode's return
     episode_length: Array  # [] int length of the ending episode
+    won: Array  # [] bool: the ending episode was won (SMAX: all enemies dead); else False
 
 
 class Transition(NamedTuple):
@@ -44,6 +45,10 @@ class Transition(NamedTuple):
     bootstrap_value: Array  # [T, B, A] value of the final observation (used on truncation)
     episode_return: Array  # [T, B]
     episode_done: Array  # [T, B] bool: an episode ended at this step
+    # [T, B, A] bool: the agent is active at this step (False: dead / inactive while the
+    # episode goes on; all True where the environment has no such notion)
+    active: Array | None = None
+    episode_won: Array | None = None  # [T, B] bool: an episode ended at this step, won
 
 
 class RunnerState(NamedTuple):

@@ -4,6 +4,13 @@ IPPO, MAPPO, HAPPO, HATRPO (and TRPO, MAPPO with a trust region, ...) are points
 learner chosen by `Derived` (see config.py). One update is: rollout -> GAE -> actor
 update (scheme, step) -> critic update. Batches are agent-major: leaves `[K, T, N, ...]`
 where K is the number of agents a parameter set covers (all A when shared, 1 otherwise).
+
+Active masks: where the environment reports inactive agents (SMAX: dead units, whose only
+available action is the no-op), their samples are left out of every policy mean (clip
+surrogate, entropy, trust-region surrogate and KL, the approx-KL / clip-fraction metrics),
+of the advantage mean and std, and of the critic loss, as in HARL
+(`use_policy_active_masks`, `use_value_active_masks`). Every such mean is
+`returns.masked_mean`; where there is no mask it is the plain mean (bit-identical).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from harlax.algos.sequential import agent_keys, sequential_update
 from harlax.config import Config, Derived
 from harlax.losses import clipped_value_loss
 from harlax.nets import AgentNet
+from harlax.returns import masked_mean
 from harlax.rollout import critic_input, make_rollout
 from harlax.trust_region import trust_region_step
 from harlax.types import Array, LearnerState, PyTree, Transition
@@ -37,6 +45,7 @@ class PolicyBatch(NamedTuple):
     advantage: Array  # [K, T, N]
     first: Array  # [K, T, N]
     init_hidden: Array  # [K, 1, N, H]
+    active: Array | None = None  # [K, T, N] bool; None: every sample counts
 
 
 class CriticBatch(NamedTuple):
@@ -48,6 +57,7 @@ class CriticBatch(NamedTuple):
     first: Array  # [A, T, N]
     init_hidden: Array  # [A, 1, N, H]
     own_action: Array | None = None  # [A, T, N] int: the head trained (discrete Q critic)
+    active: Array | None = None  # [A, T, N] bool; None: every sample counts
 
 
 def to_agent_major(x: Array) -> Array:
@@ -89,6 +99,9 @@ class OnPolicyLearner:
         self.config, self.derived = config, derived
         self.env, self.actor, self.critic, self.head = env, actor, critic, head
         self.num_agents = env.spec.num_agents
+        # Static: masks exist only where the environment reports inactive agents.
+        self.policy_masks = config.use_policy_active_masks and env.spec.active_masks
+        self.value_masks = config.use_value_active_masks and env.spec.active_masks
         self.central = derived.critic == "central_v"
         # A shared actor under the simultaneous clip step trains side by side with the
         # critic: one shuffle and one loop of minibatch steps for both (`update_together`).
@@ -138,20 +151,22 @@ class OnPolicyLearner:
         ratio = jnp.exp(log_ratio)
         clipped = jnp.clip(ratio, 1.0 - c.clip_eps, 1.0 + c.clip_eps)
         surrogate = jnp.minimum(ratio * batch.advantage, clipped * batch.advantage)
-        entropy = jnp.mean(self.head.entropy(out, batch.avail))
-        loss = -jnp.mean(surrogate) - c.ent_coef * entropy
+        mean = lambda x: masked_mean(x, batch.active)
+        entropy = mean(self.head.entropy(out, batch.avail))
+        loss = -mean(surrogate) - c.ent_coef * entropy
         return loss, {
             "entropy": entropy,
-            "clip_frac": jnp.mean(jnp.abs(ratio - 1.0) > c.clip_eps),
+            "clip_frac": mean(jnp.abs(ratio - 1.0) > c.clip_eps),
             # Sample estimate of KL(old || current) on the minibatch: E[(r - 1) - log r].
-            "approx_kl": jax.lax.stop_gradient(jnp.mean(ratio - 1.0 - log_ratio)),
+            "approx_kl": jax.lax.stop_gradient(mean(ratio - 1.0 - log_ratio)),
         }
 
     def update_policy(self, params, opt_state, batch: PolicyBatch, agent_index, key):
         """One parameter set's step on its batch: `(params, opt_state, new_log_prob
         [K, T, N], metrics)`. The step is PPO clip epochs or one trust-region step.
-        Metric `kl` is the exact mean KL(old || new) over the batch."""
+        Metric `kl` is the exact mean KL(old || new) over the batch (its active samples)."""
         c = self.config
+        mean = lambda x: masked_mean(x, batch.active)
         old_out = jax.lax.stop_gradient(self.policy_out(params, agent_index, batch))
         metrics = {}
         if self.derived.step == "clip":
@@ -167,11 +182,11 @@ class OnPolicyLearner:
 
             def surrogate(p):
                 _, lp = log_prob(p)
-                return jnp.mean(jnp.exp(lp - batch.old_log_prob) * batch.advantage)
+                return mean(jnp.exp(lp - batch.old_log_prob) * batch.advantage)
 
             def mean_kl(p):
                 out, _ = log_prob(p)
-                return jnp.mean(self.head.kl(old_out, out, batch.avail))
+                return mean(self.head.kl(old_out, out, batch.avail))
 
             params, info = trust_region_step(
                 params,
@@ -191,7 +206,7 @@ class OnPolicyLearner:
             }
         new_out = self.policy_out(params, agent_index, batch)
         new_log_prob = self.head.log_prob(new_out, batch.avail, batch.action)
-        metrics["kl"] = jnp.mean(self.head.kl(old_out, new_out, batch.avail))
+        metrics["kl"] = mean(self.head.kl(old_out, new_out, batch.avail))
         return params, opt_state, new_log_prob, metrics
 
     def _update_one_agent(self, params, opt_state, batch: PolicyBatch, agent_index, key):
@@ -236,7 +251,7 @@ class OnPolicyLearner:
         loss = clipped_value_loss(
             value, batch.target, batch.old_value, c.value_clip_eps, c.value_loss, c.huber_delta
         )
-        return jnp.mean(loss), {}
+        return masked_mean(loss, batch.active), {}
 
     def update_critic(self, params, opt_state, batch: CriticBatch, key):
         c = self.config
@@ -319,9 +334,10 @@ class OnPolicyLearner:
         if c.value_norm:
             value_norm = returns.value_norm_update(value_norm, target)
             target = returns.normalize(value_norm, target)
+        policy_active = tr.active if self.policy_masks else None
         policy_advantage = advantage
         if c.normalize_advantages:
-            policy_advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+            policy_advantage = returns.standardize(advantage, policy_active)
 
         first = for_each_agent(tr.first, a)
         policy_batch = PolicyBatch(
@@ -332,6 +348,7 @@ class OnPolicyLearner:
             advantage=to_agent_major(policy_advantage),
             first=first,
             init_hidden=hidden_batch(runner0.actor_hidden),
+            active=None if policy_active is None else to_agent_major(policy_active),
         )
         critic_batch = CriticBatch(
             x=to_agent_major(critic_input(tr.obs, self.central, a)),
@@ -339,6 +356,7 @@ class OnPolicyLearner:
             old_value=to_agent_major(tr.value),
             first=first,
             init_hidden=hidden_batch(runner0.critic_hidden),
+            active=to_agent_major(tr.active) if self.value_masks else None,
         )
         if self.q_critic is not None:
             critic_batch = critic_batch._replace(
@@ -361,6 +379,7 @@ class OnPolicyLearner:
         metrics = {
             "episode_return_sum": jnp.sum(jnp.where(tr.episode_done, tr.episode_return, 0.0)),
             "episodes": episodes,
+            **episode_wins(self.env.spec, tr),
             "reward_mean": jnp.mean(tr.reward),
             "advantage_mean": jnp.mean(advantage),
             "value_target_mean": jnp.mean(target),
@@ -390,6 +409,14 @@ class OnPolicyLearner:
             update=state.update + 1,
         )
         return new_state, metrics
+
+
+def episode_wins(spec, tr: Transition) -> dict:
+    """`{"episodes_won": [] int}`, the won episodes that ended in the rollout, where the
+    environment reports wins (the host divides by `episodes`: `logging.win_rates`)."""
+    if not spec.win_signal:
+        return {}
+    return {"episodes_won": jnp.sum(tr.episode_done & tr.episode_won)}
 
 
 def critic_metrics(metrics: dict) -> dict:

@@ -3,6 +3,11 @@
 The adapter calls the environment's `step_env` (no auto-reset) and resets itself, so the
 true final observation of an episode is kept for bootstrapping on truncation.
 Episode end is split into termination (no bootstrap) and truncation (time limit).
+
+SMAX (any environment whose state holds `unit_alive`) also reports active masks and wins:
+an agent whose per-agent done is set while the episode goes on (a dead unit) is inactive
+from the next step until the episode resets (as HARL sets active masks), and an episode is
+won when every enemy is dead and some ally alive (when JaxMARL pays the win bonus).
 """
 
 from __future__ import annotations
@@ -24,10 +29,17 @@ class AdapterState(NamedTuple):
     episode_return: Array  # [A] running return of the current episode
     episode_length: Array  # [] int
     observation: Observation  # the current (padded) observation
+    active: Array  # [A] bool: the agent acts in the current observation (not dead)
 
 
 def _space_is_discrete(space: Any) -> bool:
     return hasattr(space, "n")
+
+
+def _unit_alive(env_state: Any) -> Array | None:
+    """SMAX's `[allies + enemies]` alive flags (also inside a wrapper's `.state`), or None."""
+    inner = getattr(env_state, "state", env_state)
+    return getattr(inner, "unit_alive", None)
 
 
 def build_spec(env: Any) -> MultiAgentSpec:
@@ -56,7 +68,8 @@ def build_spec(env: Any) -> MultiAgentSpec:
         # Padded dimensions take the loosest real bound; they are never sent to the env.
         low = tuple(float(min(r[j] for r in low_rows if j < len(r))) for j in range(width))
         high = tuple(float(max(r[j] for r in high_rows if j < len(r))) for j in range(width))
-    obs, _ = env.reset(jax.random.PRNGKey(0))
+    obs, env_state = env.reset(jax.random.PRNGKey(0))
+    smax = _unit_alive(env_state) is not None and hasattr(env, "num_allies")
     state_dim = (
         int(np.prod(obs[WORLD_STATE_KEY].shape)) if WORLD_STATE_KEY in obs else sum(obs_dims)
     )
@@ -69,6 +82,8 @@ def build_spec(env: Any) -> MultiAgentSpec:
         max_steps=int(env.max_steps),
         action_low=low,
         action_high=high,
+        active_masks=smax,
+        win_signal=smax,
     )
 
 
@@ -127,12 +142,25 @@ class JaxMARLAdapter:
         """Whether an ended episode ended in a terminal state (vs. by the time limit)."""
         if "terminated" in infos:
             return jnp.asarray(infos["terminated"], bool)
-        inner = getattr(env_state, "state", None)
-        if inner is not None and hasattr(inner, "unit_alive"):  # SMAX: a team was wiped out
+        alive = _unit_alive(env_state)
+        if alive is not None:  # SMAX: a team was wiped out
             num_allies = self.env.num_allies
-            alive = inner.unit_alive
             return done & (~jnp.any(alive[:num_allies]) | ~jnp.any(alive[num_allies:]))
         return done & (step_count < self.spec.max_steps)
+
+    def _won(self, env_state: Any, done: Array) -> Array:
+        """Whether an ended episode was won: SMAX's win (all enemies dead, not all allies)."""
+        if not self.spec.win_signal:
+            return jnp.zeros((), bool)
+        alive = _unit_alive(env_state)
+        num_allies = self.env.num_allies
+        return done & ~jnp.any(alive[num_allies:]) & jnp.any(alive[:num_allies])
+
+    def _active(self, dones: dict[str, Array]) -> Array:
+        """`[A]` bool after a step: False for an agent done while the episode goes on."""
+        if not self.spec.active_masks:
+            return jnp.ones(self.spec.num_agents, bool)
+        return ~jnp.stack([jnp.asarray(dones[a], bool) for a in self.spec.agents])
 
     # ------------------------------------------------------------------ API
     def reset(self, key: Array) -> AdapterState:
@@ -142,6 +170,7 @@ class JaxMARLAdapter:
             episode_return=jnp.zeros(self.spec.num_agents, jnp.float32),
             episode_length=jnp.zeros((), jnp.int32),
             observation=self._stack_obs(obs, env_state),
+            active=jnp.ones(self.spec.num_agents, bool),
         )
 
     def step(
@@ -163,7 +192,7 @@ class JaxMARLAdapter:
         episode_return = state.episode_return + reward
 
         fresh = self.reset(key_reset)
-        continuing = AdapterState(env_state, episode_return, length, final)
+        continuing = AdapterState(env_state, episode_return, length, final, self._active(dones))
         next_state = jax.tree.map(lambda r, c: jnp.where(done, r, c), fresh, continuing)
         info = StepInfo(
             reward=reward,
@@ -172,5 +201,6 @@ class JaxMARLAdapter:
             final=final,
             episode_return=jnp.mean(episode_return),
             episode_length=length,
+            won=self._won(env_state, done),
         )
         return next_state, info

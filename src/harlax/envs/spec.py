@@ -25,6 +25,11 @@ class MultiAgentSpec:
     action_low: tuple[float, ...] = ()
     """Continuous only: lower bound per padded action dimension [U]."""
     action_high: tuple[float, ...] = ()
+    active_masks: bool = False
+    """The environment reports agents that are inactive while the episode goes on (SMAX:
+    dead units); the adapter's `AdapterState.active` is all True otherwise."""
+    win_signal: bool = False
+    """The environment reports won episodes (SMAX: all enemies dead); `StepInfo.won`."""
 
     @property
     def num_agents(self) -> int:
