@@ -42,7 +42,7 @@ import numpy as np
 import harlax
 from benchmarks.common import carry_forward, t_interval
 from harlax.config import presets
-from harlax.logging import episode_returns
+from harlax.logging import episode_returns, win_rates
 from harlax.train import compile_program, seed_keys
 
 RESULTS = Path(__file__).parent / "results"
@@ -63,6 +63,8 @@ EXTRA_ALGOS = {
     "mappo_coma": ("mappo_ob", {"baseline": "coma"}),
     "mappo_ob_critic": ("mappo_ob", {"q_signal": "critic"}),
     "happo_ob_critic": ("happo_ob", {"q_signal": "critic"}),
+    # SMAX: MAPPO with dead agents' samples kept in every mean (no active masks).
+    "mappo_nomask": ("mappo", {"use_policy_active_masks": False, "use_value_active_masks": False}),
 }
 
 
@@ -106,6 +108,7 @@ def run_pair(config: harlax.Config) -> dict:
         "returns": episode_returns(merged),  # [seeds, updates], NaN where no episode ended
         "grad_var": merged["pg_grad_var"],  # [seeds, updates]
         "ob_ess": float(np.mean(merged["ob_ess"])) if "ob_ess" in merged else float("nan"),
+        "win_rate": win_rates(merged),  # [seeds, updates] or None (no win signal)
         "compile_s": compile_and_first,
         "run_s": run_seconds,
         "steps_per_update": program.derived.steps_per_update,
@@ -137,7 +140,8 @@ def main() -> None:
         f"# settings={vars(args)} XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}",
         "# final_return: mean episode return over the last 10% of updates, mean over seeds "
         "+- 95% t-interval; pg_grad_var: mean over updates and seeds; q_signal: what the "
-        "Q baseline is subtracted from; ob_ess: mean effective sample size of the Gaussian OB",
+        "Q baseline is subtracted from; ob_ess: mean effective sample size of the Gaussian OB; "
+        "win_rate_per_seed: won / ended episodes over the last 10% of updates (SMAX)",
     ]
     summary, curves, plotted = [], [], []
     for env in args.envs:
@@ -149,10 +153,15 @@ def main() -> None:
             with np.errstate(all="ignore"):
                 final = np.nanmean(returns[:, -tail:], axis=1)  # [seeds]
             mean, half = map(float, t_interval(final[np.isfinite(final)]))  # finite seeds
+            wins = result["win_rate"]
+            win = np.full(returns.shape[0], np.nan) if wins is None else wins[:, -tail:]
+            with np.errstate(all="ignore"):
+                win = np.nanmean(win.reshape(len(win), -1), axis=1)  # [seeds]
             row = (env, algo, mean, half, float(np.mean(grad_var)),
                    result["steps_per_update"] * returns.shape[1], result["compile_s"],
                    result["run_s"], " ".join(f"{x:.2f}" for x in final),
-                   config.validate().q_signal, result["ob_ess"])  # fmt: skip
+                   config.validate().q_signal, result["ob_ess"],
+                   " ".join(f"{x:.3f}" for x in win))  # fmt: skip
             summary.append(row)
             print(
                 f"{env} {algo}: final return {mean:.2f} +- {half:.2f}, pg_grad_var "
@@ -178,11 +187,11 @@ def write_outputs(tag: str, header: list[str], summary: list, curves: list) -> N
         f.write("\n".join(header) + "\n")
         f.write(
             "env,algo,final_return,ci95,pg_grad_var,env_steps,first_chunk_s,run_s,per_seed,"
-            "q_signal,ob_ess\n"
+            "q_signal,ob_ess,win_rate_per_seed\n"
         )
         for r in summary:
             f.write(f"{r[0]},{r[1]},{r[2]:.4f},{r[3]:.4f},{r[4]:.6g},{r[5]},{r[6]:.1f},"
-                    f"{r[7]:.1f},{r[8]},{r[9]},{r[10]:.1f}\n")  # fmt: skip
+                    f"{r[7]:.1f},{r[8]},{r[9]},{r[10]:.1f},{r[11]}\n")  # fmt: skip
     with open(RESULTS / f"ob_learning_{tag}_curves.csv", "w") as f:
         f.write("\n".join(header) + "\n")
         f.write("env,algo,env_steps,mean_return,pg_grad_var\n")
