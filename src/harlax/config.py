@@ -206,7 +206,10 @@ class Config:
     is its Monte Carlo return) or "critic" (the critic's Q(s, a), as COMA); None: the
     algo's choice (coma: "critic", the others: "return")."""
     ob_samples: int = 200
-    """Gaussian policies: own actions sampled per state to estimate the OB / COMA baseline."""
+    """Gaussian policies: own actions sampled per state to estimate the OB / COMA baseline.
+    The OB's effective sample size is about 0.11 K per action dimension (logged as ob_ess);
+    K=200 (ESS ~30) cost about as much as K=50 on MABrax halfcheetah_6x1, K=1000 (ESS ~120,
+    the OB paper's code) 3.4x the update time (benchmarks/results/ob_samples_*.csv)."""
     grad_variance_splits: int = 0
     """Log `pg_grad_var`, the variance of the vanilla policy gradient across this many
     minibatches of each rollout (raw advantage / X signal); 0 disables."""
