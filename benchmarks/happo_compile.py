@@ -17,7 +17,7 @@ import time
 import jax
 
 from benchmarks.common import write_table
-from harlax.config import presets
+from harlax.named_configs import presets
 from harlax.train import make_train, seed_keys
 
 

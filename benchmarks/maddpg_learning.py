@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 import harlax  # noqa: E402
 from benchmarks.common import RESULTS, smooth, t_interval, write_csv  # noqa: E402
-from harlax.config import MADDPG_TASKS  # noqa: E402
+from harlax.named_configs import MADDPG_TASKS  # noqa: E402
 
 
 def per_agent_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:

@@ -20,7 +20,7 @@ import jax
 
 import harlax
 from benchmarks.common import print_row, time_program, write_csv
-from harlax.config import MADDPG_TASKS
+from harlax.named_configs import MADDPG_TASKS
 from harlax.train import make_train, seed_keys
 
 

@@ -41,8 +41,8 @@ import numpy as np
 
 import harlax
 from benchmarks.common import carry_forward, t_interval
-from harlax.config import presets
 from harlax.logging import episode_returns, win_rates
+from harlax.named_configs import presets
 from harlax.train import compile_program, seed_keys
 
 RESULTS = Path(__file__).parent / "results"
@@ -99,7 +99,10 @@ def run_pair(config: harlax.Config) -> dict:
     compile_and_first = time.perf_counter() - start
     chunks = [jax.device_get(metrics)]
     start = time.perf_counter()
-    for _ in range(program.derived.num_chunks - 1):
+    lengths = program.derived.chunk_lengths
+    if len(set(lengths)) > 1:  # compile_program's run_chunk has the default length only
+        raise ValueError(f"ob_learning: the run's updates must divide into chunks: {lengths}")
+    for _ in lengths[1:]:
         state, metrics = run_chunk(state)
         chunks.append(jax.device_get(metrics))
     run_seconds = time.perf_counter() - start

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from benchmarks.ob_learning import ENVS
-from harlax.config import presets
+from harlax.named_configs import presets
 from harlax.train import compile_program, make_train, seed_keys
 
 RESULTS = Path(__file__).parent / "results"

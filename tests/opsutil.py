@@ -1,9 +1,10 @@
 """Shared pieces of the tests: a tiny real config, a fake training program, and tiny
 environments and policies (DuelEnv: SMAX's deaths and wins in two steps; Constant).
 
-The fake program has the `TrainProgram` interface (state pytree, `init`, `run_chunk`,
-metrics with `episode_return_sum` and `episodes`) but compiles in a fraction of a second,
-so the host loop (checkpoints, resume, NaN guard) is tested without the on-policy learner.
+The fake program is a `TrainProgram` of a fake learner (the learner protocol: state
+pytree, `init`, `update` with `episode_return_sum` and `episodes`, `exported`) that
+compiles in a fraction of a second, so the host loop (checkpoints, resume, NaN guard) is
+tested without the on-policy learner.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from jaxmarl.environments.multi_agent_env import MultiAgentEnv
 
 import harlax
 from harlax import returns
-from harlax.config import derive
 from harlax.envs.spec import MultiAgentSpec
 from harlax.train import TrainProgram
 from harlax.types import LearnerState
+from harlax.validation import derive
 
 # The real learner on the one-step climbing game: the cheapest program to compile.
 TINY_REAL = harlax.Config(
@@ -61,11 +62,15 @@ class _Env:
     )
 
 
-def fake_program(config: harlax.Config, poison_at: int | None = None) -> TrainProgram:
-    """A random walk of 'parameters'; at update `poison_at` they become NaN."""
-    derived = derive(config)
+class FakeLearner:
+    """The learner protocol (`harlax.learner.Learner`) on a random walk of 'parameters';
+    at update `poison_at` they become NaN."""
 
-    def init(key):
+    def __init__(self, config: harlax.Config, poison_at: int | None):
+        self.config, self.derived, self.env = config, derive(config), _Env()
+        self.poison_at = poison_at
+
+    def init(self, key):
         return LearnerState(
             actor_params={"w": jax.random.normal(key, (3,))},
             critic_params={"v": jnp.zeros(2)},
@@ -77,11 +82,11 @@ def fake_program(config: harlax.Config, poison_at: int | None = None) -> TrainPr
             update=jnp.zeros((), jnp.int32),
         )
 
-    def update(state):
+    def update(self, state):
         key, sub = jax.random.split(state.key)
         w = 0.9 * state.actor_params["w"] + jax.random.normal(sub, (3,))
-        if poison_at is not None:
-            w = jnp.where(state.update + 1 == poison_at, jnp.nan, w)
+        if self.poison_at is not None:
+            w = jnp.where(state.update + 1 == self.poison_at, jnp.nan, w)
         metrics = {
             "episode_return_sum": jnp.sum(w),
             "episodes": jnp.ones((), jnp.int32),
@@ -89,17 +94,26 @@ def fake_program(config: harlax.Config, poison_at: int | None = None) -> TrainPr
         }
         return state._replace(actor_params={"w": w}, key=key, update=state.update + 1), metrics
 
-    def run_chunk(state):
-        return jax.lax.scan(lambda s, _: update(s), state, None, length=config.updates_per_chunk)
+    def policy_params(self, state):
+        return state.actor_params
 
-    return TrainProgram(config, derived, _Env(), None, init, run_chunk)
+    def exported(self, state):
+        return {"actor": state.actor_params, "critic": state.critic_params}
+
+
+def fake_program(config: harlax.Config, poison_at: int | None = None) -> TrainProgram:
+    """A `TrainProgram` of `FakeLearner`: compiles in a fraction of a second."""
+    learner = FakeLearner(config, poison_at)
+    return TrainProgram(config, learner.derived, learner.env, learner)
 
 
 def use_fake_program(monkeypatch, poison_at: int | None = None) -> None:
-    """Make `harlax.train` build `fake_program` (and not reuse cached real programs)."""
-    module = sys.modules["harlax.train"]
-    monkeypatch.setattr(module, "make_train", lambda c: fake_program(c, poison_at))
-    monkeypatch.setattr(module, "_COMPILED", {})
+    """Make `harlax.train` (and `harlax.load`) build `fake_program` (and not reuse cached
+    real programs)."""
+    fake = lambda c: fake_program(c, poison_at)  # noqa: E731
+    for name in ("harlax.train", "harlax.runs"):
+        monkeypatch.setattr(sys.modules[name], "make_train", fake)
+    monkeypatch.setattr(sys.modules["harlax.train"], "_COMPILED", {})
 
 
 class DuelState(NamedTuple):

@@ -60,6 +60,23 @@ def test_checkpoints_every_n_keep_last_k_and_load(tmp_path, monkeypatch):
     assert int(older.state.update[1]) == 4
 
 
+def test_a_shorter_last_chunk_runs_the_same_updates(tmp_path, monkeypatch):
+    """6 updates in chunks of 4 + 2 give the metrics and parameters of chunks of 1, and
+    the run ends with a checkpoint at update 6 that a stopped run resumes into."""
+    use_fake_program(monkeypatch)
+    ones = harlax.train(TINY_FAKE, write=False)
+    config = TINY_FAKE.replace(updates_per_chunk=4, out=str(tmp_path / "r"))
+    assert config.validate().chunk_lengths == (4, 2)
+    chunked = harlax.train(config)
+    assert chunked.metrics["loss"].shape == (2, 6)
+    assert_trees_equal(ones.metrics, chunked.metrics)
+    assert_trees_equal(ones.params, chunked.params)
+    assert Checkpointer(config.out, read_only=True).steps() == [6]
+    part = config.replace(out=str(tmp_path / "part"))
+    harlax.train(part, stop_after=4)
+    assert_trees_equal(harlax.resume(part.out).params, chunked.params)
+
+
 def test_fake_resume_is_bit_identical(tmp_path, monkeypatch):
     use_fake_program(monkeypatch)
     full = harlax.train(TINY_FAKE.replace(out=str(tmp_path / "full")))

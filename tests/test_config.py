@@ -9,6 +9,7 @@ import pytest
 
 import harlax
 from harlax.config import Config
+from harlax.validation import derive
 
 VALID = Config(total_steps=8192, num_envs=8, rollout_length=16, updates_per_chunk=4)
 
@@ -27,7 +28,14 @@ VALID = Config(total_steps=8192, num_envs=8, rollout_length=16, updates_per_chun
         (dict(num_envs=0), "num_envs", ">= 1"),
         (dict(num_seeds=2.5), "num_seeds", "integer"),
         (dict(total_steps=8000), "total_steps", "8064"),
-        (dict(total_steps=128 * 6), "updates_per_chunk", "divisor"),
+        (dict(kl_threshold=0.02), "kl_threshold", "trust_region"),
+        (dict(algo="hatrpo", clip_eps=0.1), "clip_eps", "step='clip'"),
+        (dict(algo="mappo", fixed_order=True), "fixed_order", "sequential"),
+        (dict(buffer_size=4096), "buffer_size", "maddpg"),
+        (dict(algo="maddpg", num_epochs=5), "num_epochs", "on-policy"),
+        (dict(algo="maddpg", value_loss="huber"), "value_loss", "on-policy"),
+        (dict(ob_samples=50), "ob_samples", "central_q"),
+        (dict(scheme="sequental"), "scheme", "sequential"),
         (dict(num_minibatches=3), "num_minibatches", "divisor"),
         (dict(recurrent=True, num_minibatches=3), "num_minibatches", "num_envs"),
         (dict(critic="global_q"), "critic", "central_v"),
@@ -42,6 +50,25 @@ def test_invalid_values_are_refused_with_field_and_fix(changes, field, hint):
         VALID.replace(**changes).validate()
     message = str(err.value)
     assert field in message and "Fix" in message and hint in message
+
+
+def test_a_field_the_algorithm_ignores_may_keep_its_default():
+    """Only a field set away from its default is refused: presets and defaults pass."""
+    VALID.replace(algo="hatrpo").validate()
+    VALID.replace(algo="maddpg", learning_starts=1024).validate()
+    for preset in harlax.presets.values():
+        derive(preset)  # every named configuration's fields are consistent (no env needed)
+
+
+@pytest.mark.parametrize(
+    "total_steps, per_chunk, lengths",
+    [(128 * 32, 4, (4,) * 8), (128 * 6, 4, (4, 2)), (128 * 4, 8, (4,))],
+)
+def test_updates_need_not_divide_into_chunks(total_steps, per_chunk, lengths):
+    """A shorter last chunk instead of a refusal; the default chunk fits any short run."""
+    derived = VALID.replace(total_steps=total_steps, updates_per_chunk=per_chunk).validate()
+    assert derived.chunk_lengths == lengths
+    assert sum(derived.chunk_lengths) == derived.num_updates == total_steps // 128
 
 
 def test_invalid_config_fails_before_compiling(monkeypatch):

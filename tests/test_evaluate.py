@@ -3,6 +3,7 @@ evaluation stream of a training run."""
 
 from __future__ import annotations
 
+import functools
 import json
 from types import SimpleNamespace
 
@@ -17,8 +18,9 @@ from harlax.distributions import CategoricalHead
 from harlax.envs.jaxmarl import JaxMARLAdapter
 from harlax.envs.matrix import GAMES
 from harlax.evaluate import MARL_EVAL_FILE, Evaluation, env_and_task, make_evaluator, marl_eval_json
+from harlax.layout import agent_major, batch_major
 from harlax.nets import AgentNet
-from harlax.rollout import agent_major, batch_major
+from harlax.rollout import mode_action
 
 
 def _greedy_action(learner, params, hidden, obs, first):
@@ -32,9 +34,7 @@ def test_matrix_game_greedy_return_is_the_payoff_of_the_argmax_actions():
     program = harlax.make_train(TINY_REAL)
     learner = program.learner
     params = learner.actor.init(jax.random.PRNGKey(3))
-    returns, won = make_evaluator(program.env, learner.actor, learner.head, 5)(
-        params, jax.random.PRNGKey(0)
-    )
+    returns, won = make_evaluator(program.env, learner, 5)(params, jax.random.PRNGKey(0))
     np.testing.assert_array_equal(won, 0.0)  # no win signal: never won
     obs = program.env.reset(jax.random.PRNGKey(0)).observation
     _, out = learner.actor.apply_all(
@@ -53,7 +53,7 @@ def test_multi_step_episodes_match_a_python_loop():
     learner, env, n = program.learner, program.env, 3
     params = learner.actor.init(jax.random.PRNGKey(1))
     key = jax.random.PRNGKey(7)
-    returns = np.asarray(make_evaluator(env, learner.actor, learner.head, n)(params, key)[0])
+    returns = np.asarray(make_evaluator(env, learner, n)(params, key)[0])
 
     reset_key, step_key = jax.random.split(key)
     act = jax.jit(lambda h, o, f: _greedy_action(learner, params, h, o, f))
@@ -145,15 +145,18 @@ def test_greedy_wins_are_reported_and_written_to_evaluation_json(tmp_path, favou
     actor = AgentNet(Constant(favour), 2, True, 1, 0)
     head = CategoricalHead()
     params = actor.init(jax.random.PRNGKey(0))
-    returns, won = make_evaluator(env, actor, head, 3)(params, jax.random.PRNGKey(1))
+    policy = SimpleNamespace(  # the two methods of the learner protocol the evaluator uses
+        greedy_action=functools.partial(mode_action, actor, head),
+        initial_policy_hidden=actor.initial_hidden,
+    )
+    returns, won = make_evaluator(env, policy, 3)(params, jax.random.PRNGKey(1))
     np.testing.assert_array_equal(won, float(favour))
     np.testing.assert_array_equal(won, returns)  # reward 1 exactly when won
 
     config = harlax.Config(
         env="SMAX", env_kwargs={"map_name": "duel"}, eval_episodes=3, final_eval_episodes=4
     )
-    learner = SimpleNamespace(actor=actor, head=head)
-    evaluation = Evaluation(SimpleNamespace(config=config, env=env, learner=learner), tmp_path)
+    evaluation = Evaluation(SimpleNamespace(config=config, env=env, learner=policy), tmp_path)
     seeded = jax.tree.map(lambda x: x[None], params)  # one seed
     evaluation.periodic(seeded, 2, 64)
     evaluation.final(seeded, 128)

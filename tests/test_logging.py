@@ -58,8 +58,7 @@ def test_win_rate_column_is_won_over_ended_episodes_and_plots(tmp_path):
 
     from harlax.cli import main
     from harlax.envs.spec import MultiAgentSpec
-    from harlax.logging import MetricsWriter, make_run_dir
-    from harlax.plot import read_metric
+    from harlax.logging import MetricsWriter, make_run_dir, read_metric
 
     config = harlax.Config(algo="mappo", env="SMAX", env_kwargs={"map_name": "3m"}, seed=4)
     spec = MultiAgentSpec(("a", "b"), (1, 1), (2, 2), True, 1, 1, win_signal=True)

@@ -16,9 +16,9 @@ from harlax.algos.maddpg import (
     polyak,
     td_target,
 )
-from harlax.config import derive
 from harlax.envs.registry import make_env
 from harlax.types import Observation, Replay
+from harlax.validation import derive
 
 TINY = dict(
     num_envs=2,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import harlax
-from harlax.config import presets
+from harlax.named_configs import presets
 
 TINY = dict(
     env="MPE_simple_spread_v3",

@@ -5,12 +5,13 @@ from harlax import _distributed  # noqa: F401  (first: joins a multi-host run, s
 # isort: on
 
 from harlax.aggregate import aggregate
-from harlax.checkpoint import load
-from harlax.config import ALGOS, Config, presets
+from harlax.choices import ALGOS
+from harlax.config import Config
 from harlax.envs.registry import env_names, make_env
-from harlax.evaluate import evaluate
+from harlax.named_configs import presets
 from harlax.plot import plot
-from harlax.train import TrainResult, make_train, resume, train
+from harlax.runs import evaluate, load, resume
+from harlax.train import TrainResult, make_train, train
 
 __all__ = [
     "ALGOS",

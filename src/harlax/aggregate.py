@@ -18,8 +18,8 @@ import numpy as np
 from scipy import stats
 
 from harlax.config import Config
-from harlax.evaluate import MARL_EVAL_FILE
-from harlax.logging import CONFIG_FILE
+from harlax.evaluate import MARL_EVAL_FILE, env_and_task
+from harlax.logging import CONFIG_FILE, read_metric
 
 
 def iqm(scores: np.ndarray) -> float:
@@ -117,17 +117,9 @@ def scores_from_runs(run_dirs: Iterable[str | Path]) -> dict[str, np.ndarray]:
 
 
 def _training_scores(run_dir: Path, table: dict) -> None:
-    from harlax.evaluate import env_and_task
-    from harlax.plot import read_metric
-
     config = Config.from_json((run_dir / CONFIG_FILE).read_text())
     env, task = env_and_task(config.env, config.env_kwargs)
     for series in read_metric(run_dir).values():
         values = np.array([series[k] for k in sorted(series)])
         tail = values[-max(1, int(round(len(values) * 0.1))) :]
         table[config.algo][f"{env}/{task}"].append(float(np.nanmean(tail)))
-
-
-def run_label(run_dir: str | Path) -> str:
-    """The algorithm name of a run directory (from its config.json)."""
-    return Config.from_json((Path(run_dir) / CONFIG_FILE).read_text()).algo

@@ -21,10 +21,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from harlax.choices import Q_BASELINES
 from harlax.types import Array
-
-Q_BASELINES = ("ob", "coma", "none")
-"""Baselines that need a Q critic (`"gae"` uses a V critic instead)."""
 
 # Below this total score weight the policy is numerically deterministic: fall back to pi.
 _TINY_WEIGHT = 1e-30

@@ -1,9 +1,9 @@
-"""Checkpoints of the whole learner state with orbax, and rebuilding a run from its directory.
+"""Checkpoints of the whole learner state with orbax: save and restore, nothing else.
 
 A checkpoint holds every leaf of the (seed-batched) learner state: parameters, optimiser
 states, normaliser statistics, environment states, RNG keys and the update counter. It is
 stored under `<run_dir>/checkpoints/<update>/`, beside the run's `config.json`, so that
-`load(run_dir)` rebuilds the program and the state from the directory alone.
+`harlax.runs.load(run_dir)` rebuilds the program and the state from the directory alone.
 
 orbax writes each checkpoint into a temporary directory and renames it when complete, so
 a process killed during a save leaves the previous checkpoint restorable.
@@ -12,7 +12,6 @@ a process killed during a save leaves the previous checkpoint restorable.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from harlax.config import Config
-from harlax.logging import CONFIG_FILE
 from harlax.types import PyTree
 
 CHECKPOINT_DIR = "checkpoints"
@@ -96,36 +93,3 @@ class Checkpointer:
 
     def close(self) -> None:
         self.manager.close()
-
-
-@dataclass
-class Loaded:
-    """A run rebuilt from its directory. `state` has a leading seed axis."""
-
-    config: Config
-    program: Any  # harlax.train.TrainProgram
-    state: PyTree
-    update: int
-    run_dir: Path
-
-    @property
-    def actor_params(self) -> PyTree:
-        return self.state.actor_params
-
-
-def load(run_dir: str | Path, update: int | None = None) -> Loaded:
-    """Rebuild config, program and learner state of a run from its directory alone
-    (checkpoint `update`, default the latest)."""
-    from harlax.train import make_train, seed_keys  # train imports this module
-
-    run_dir = Path(run_dir)
-    config = Config.from_json((run_dir / CONFIG_FILE).read_text())
-    program = make_train(config)
-    like = jax.eval_shape(jax.vmap(program.init), seed_keys(config))
-    checkpointer = Checkpointer(run_dir, read_only=True)
-    try:
-        update = checkpointer.latest() if update is None else update
-        state = checkpointer.restore(like, update)
-    finally:
-        checkpointer.close()
-    return Loaded(config=config, program=program, state=state, update=int(update), run_dir=run_dir)

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 import tyro
 
-from harlax.config import Config, presets
+from harlax.config import Config
+from harlax.named_configs import presets
 
 COMMANDS = {
     "train": "train a configuration (every Config field is a flag; --preset NAME as a base)",
@@ -77,7 +78,8 @@ def parse_train_args(args: list[str]) -> Config:
 
 def _train(args: list[str]) -> None:
     from harlax.logging import episode_returns
-    from harlax.train import resume, train
+    from harlax.runs import resume
+    from harlax.train import train
 
     multihost = {}
     for flag, variable in (
@@ -131,7 +133,7 @@ def _envs(_: list[str]) -> None:
 
 
 def _eval(args: list[str]) -> None:
-    from harlax.evaluate import evaluate
+    from harlax.runs import evaluate
 
     episodes, args = _pop_option(args, "--episodes")
     if len(args) != 1:

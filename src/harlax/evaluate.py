@@ -1,7 +1,8 @@
 """Greedy evaluation on separate environments, and the marl-eval JSON layout.
 
-Evaluation is a function of (environment, actor, head) only, so every learner that has an
-`AgentNet`-like actor (`apply_all`, `initial_hidden`) and a head with `mode` reuses it.
+Evaluation uses only the learner protocol's greedy acting (`harlax.learner.Learner`:
+`greedy_action`, `initial_policy_hidden`, `policy_params`), so it serves every family.
+Evaluating a run directory is `harlax.runs.evaluate`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harlax.rollout import agent_major, batch_major
+from harlax.learner import Learner
 from harlax.types import Array, PyTree
 
 EVAL_SALT = 0x5EED_E7A1  # evaluation keys never collide with training keys
@@ -24,11 +25,12 @@ MARL_EVAL_FILE = "evaluation.json"
 EVAL_STREAM_FILE = "eval.jsonl"
 
 
-def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Array], Array]:
-    """`evaluate(actor_params, key) -> (returns [num_episodes], won [num_episodes])` (one
-    seed, unbatched params).
+def make_evaluator(env, policy: Learner, num_episodes: int) -> Callable[[PyTree, Array], Array]:
+    """`evaluate(policy_params, key) -> (returns [num_episodes], won [num_episodes])` (one
+    seed, unbatched params) of a learner's greedy action (`Learner.greedy_action`; only it
+    and `initial_policy_hidden` are used).
 
-    Runs `num_episodes` environments side by side with the greedy (mode) action until each
+    Runs `num_episodes` environments side by side with the greedy action until each
     has finished its first episode, and returns those episodes' returns (mean over agents,
     undiscounted) and whether each was won (1.0 / 0.0, the environment's `StepInfo.won`;
     always 0 where it reports no wins). Step `t` uses key `fold_in(step_key, t)`. The loop
@@ -41,25 +43,21 @@ def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Arr
 
     def step(params, step_key, carry):
         t, env_state, hidden, first, done, ret, won = carry
-        observation = env_state.observation
-        hidden, out = actor.apply_all(
-            params, jnp.swapaxes(hidden, 0, 1), agent_major(observation.obs), first[None]
-        )
-        action = head.mode(batch_major(out), observation.avail)
+        hidden, action = policy.greedy_action(params, hidden, env_state.observation, first)
         key = jax.random.fold_in(step_key, t)
         env_state, info = batched_step(jax.random.split(key, n), env_state, action)
         ended = info.terminated | info.truncated
         ret = jnp.where(ended & ~done, info.episode_return, ret)
         won = jnp.where(ended & ~done, info.won, won)
-        return t + 1, env_state, jnp.swapaxes(hidden, 0, 1), ended, done | ended, ret, won
+        return t + 1, env_state, hidden, ended, done | ended, ret, won
 
-    def evaluate(actor_params: PyTree, key: Array) -> Array:
+    def evaluate(policy_params: PyTree, key: Array) -> Array:
         reset_key, step_key = jax.random.split(key)
         env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n))
         carry = (
             jnp.zeros((), jnp.int32),
             env_state,
-            actor.initial_hidden(n),
+            policy.initial_policy_hidden(n),
             jnp.ones(n, bool),
             jnp.zeros(n, bool),
             jnp.zeros(n, jnp.float32),
@@ -67,7 +65,7 @@ def make_evaluator(env, actor, head, num_episodes: int) -> Callable[[PyTree, Arr
         )
         carry = jax.lax.while_loop(
             lambda c: (c[0] < max_steps) & ~jnp.all(c[4]),
-            lambda c: step(actor_params, step_key, c),
+            lambda c: step(policy_params, step_key, c),
             carry,
         )
         done, ret, won = carry[4], carry[5], carry[6]
@@ -89,34 +87,24 @@ _EVALUATORS: dict[tuple[int, int], tuple[Any, Callable]] = {}
 
 def compile_evaluator(program, num_episodes: int) -> Callable[[PyTree, Array], Array]:
     """jit(vmap over seeds) of `make_evaluator` for a `TrainProgram`'s env and actor:
-    `(actor_params [S, ...], keys [S]) -> (returns, won) [S, num_episodes]`. Cached per learner
+    `(policy_params [S, ...], keys [S]) -> (returns, won) [S, num_episodes]`. Cached per learner
     and episode count, so repeated runs of one program compile it once."""
     learner = program.learner
     key = (id(learner), num_episodes)
     if key not in _EVALUATORS or _EVALUATORS[key][0] is not learner:
-        evaluator = make_evaluator(program.env, learner.actor, learner.head, num_episodes)
+        evaluator = make_evaluator(program.env, learner, num_episodes)
         _EVALUATORS[key] = (learner, jax.jit(jax.vmap(evaluator)))
         while len(_EVALUATORS) > 8:
             _EVALUATORS.pop(next(iter(_EVALUATORS)))
     return _EVALUATORS[key][1]
 
 
-def evaluate(
-    run_or_params: Any, episodes: int = 64, program: Any = None, update: int | None = None
+def evaluate_params(
+    params: PyTree, program, episodes: int = 64, update: int | None = None
 ) -> np.ndarray:
-    """Greedy returns `[num_seeds, episodes]` of a run directory (its latest checkpoint), a
-    `harlax.checkpoint.Loaded` run, or seed-batched actor parameters with `program`."""
-    from harlax.checkpoint import Loaded, load
-
-    if isinstance(run_or_params, (str, Path)):
-        run_or_params = load(run_or_params)
-    if isinstance(run_or_params, Loaded):
-        program, params = run_or_params.program, run_or_params.actor_params
-        update = run_or_params.update if update is None else update
-    else:
-        if program is None:
-            raise ValueError("evaluate: pass program=make_train(config) with raw parameters")
-        params = run_or_params
+    """Greedy returns `[num_seeds, episodes]` of seed-batched policy parameters of a
+    `TrainProgram`, with the evaluation keys of the final evaluation (or of the one after
+    `update` updates)."""
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     keys = eval_keys(program.config.seed, num_seeds, FINAL_EVAL if update is None else update)
     returns, _ = compile_evaluator(program, episodes)(params, keys)
@@ -217,11 +205,11 @@ class Evaluation:
                     self.won.append(np.asarray(won, np.float64))
             (directory / EVAL_STREAM_FILE).write_text("".join(k + "\n" for k in kept))
 
-    def periodic(self, actor_params: PyTree, update: int, steps_per_update: int) -> np.ndarray:
-        """Evaluate the seed-batched `actor_params` after `update` updates: `[S, E]`."""
+    def periodic(self, policy_params: PyTree, update: int, steps_per_update: int) -> np.ndarray:
+        """Evaluate the seed-batched `policy_params` after `update` updates: `[S, E]`."""
         num_seeds = self.config.num_seeds
         returns, won = jax.device_get(
-            self.evaluator(actor_params, eval_keys(self.config.seed, num_seeds, update))
+            self.evaluator(policy_params, eval_keys(self.config.seed, num_seeds, update))
         )
         returns, won = np.asarray(returns), np.asarray(won)
         env_steps = update * steps_per_update
@@ -236,7 +224,7 @@ class Evaluation:
         with np.errstate(invalid="ignore"):
             score = np.nanmean(np.where(np.isfinite(returns), returns, np.nan), axis=1)
         score = np.where(np.isfinite(score), score, -np.inf)
-        host = jax.device_get(actor_params)
+        host = jax.device_get(policy_params)
         if self.best_score is None:
             self.best_params, self.best_score = host, score
             self.best_update = np.full(num_seeds, update)
@@ -251,14 +239,14 @@ class Evaluation:
             self.best_update = np.where(better, update, self.best_update)
         return returns
 
-    def final(self, actor_params: PyTree, env_steps: int) -> None:
+    def final(self, policy_params: PyTree, env_steps: int) -> None:
         """Absolute metric: the best and the last parameters on `final_eval_episodes`."""
         c = self.config
         evaluator = compile_evaluator(self.program, c.final_eval_episodes)
         keys = eval_keys(c.seed, c.num_seeds, FINAL_EVAL)
-        best = actor_params if self.best_params is None else self.best_params
+        best = policy_params if self.best_params is None else self.best_params
         (best_returns, best_won), (last_returns, last_won) = jax.device_get(
-            (evaluator(best, keys), evaluator(actor_params, keys))
+            (evaluator(best, keys), evaluator(policy_params, keys))
         )
         self.absolute = {"best": np.asarray(best_returns), "last": np.asarray(last_returns)}
         if self.wins:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -241,13 +242,31 @@ def load_params(run_dir: str | Path) -> dict[str, Any]:
     return serialization.msgpack_restore((Path(run_dir) / PARAMS_FILE).read_bytes())
 
 
+def read_metric(run_dir: str | Path, metric: str = "episode_return") -> dict[int, dict]:
+    """`{seed: {env_steps: value}}` of one metrics.csv column, e.g. `episode_return`,
+    `win_rate` (environments with wins, such as SMAX) or `critic_loss` (NaN for empty
+    cells)."""
+    out: dict[int, dict] = defaultdict(dict)
+    with (Path(run_dir) / METRICS_FILE).open() as f:
+        for row in csv.DictReader(line for line in f if not line.startswith("#")):
+            value = row[metric]
+            out[int(row["seed"])][int(row["env_steps"])] = float(value) if value else np.nan
+    return out
+
+
+def run_label(run_dir: str | Path) -> str:
+    """The algorithm name of a run directory (from its config.json)."""
+    return Config.from_json((Path(run_dir) / CONFIG_FILE).read_text()).algo
+
+
 class ProgressBar:
-    """Env steps, steps per second, mean episode return and time left (rich)."""
+    """Phase (compiling, then training), env steps, steps per second (of training, without
+    compilation), mean episode return and time left (rich)."""
 
     def __init__(self, total_steps: int, enabled: bool = True):
         self.enabled = enabled
         self.progress = Progress(
-            TextColumn("[bold]train"),
+            TextColumn("[bold]{task.fields[phase]}"),
             BarColumn(),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
             TextColumn("{task.fields[sps]:,.0f} steps/s"),
@@ -256,7 +275,9 @@ class ProgressBar:
             TimeRemainingColumn(),
             disable=not enabled,
         )
-        self.task = self.progress.add_task("train", total=total_steps, sps=0.0, ret=float("nan"))
+        self.task = self.progress.add_task(
+            "train", total=total_steps, sps=0.0, ret=float("nan"), phase="train"
+        )
 
     def __enter__(self) -> ProgressBar:
         self.progress.__enter__()
@@ -264,6 +285,10 @@ class ProgressBar:
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
+
+    def phase(self, name: str) -> None:
+        """Show `name` (e.g. "compiling") as what the run is doing now."""
+        self.progress.update(self.task, phase=name)
 
     def update(self, steps: int, steps_per_second: float, episode_return: float) -> None:
         self.progress.update(self.task, completed=steps, sps=steps_per_second, ret=episode_return)

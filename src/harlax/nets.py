@@ -23,8 +23,6 @@ from harlax.gru import gru_recurrence
 from harlax.initializers import orthogonal
 from harlax.types import Array, PyTree
 
-ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
-
 
 def _dense(features: int, scale: float = float(np.sqrt(2.0))) -> nn.Dense:
     return nn.Dense(features, kernel_init=orthogonal(scale), bias_init=nn.initializers.zeros)
@@ -87,7 +85,7 @@ class Torso(nn.Module):
 
     @nn.compact
     def __call__(self, hidden: Array, x: Array, first: Array) -> tuple[Array, Array]:
-        act = ACTIVATIONS[self.activation]
+        act = getattr(nn, self.activation)  # one of harlax.choices.ACTIVATIONS
         norm = (lambda y: _layer_norm()(y)) if self.layer_norm else (lambda y: y)
         if self.feature_norm:
             x = _layer_norm()(x)

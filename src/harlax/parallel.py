@@ -25,6 +25,24 @@ def resolve_num_devices(num_devices: int | None) -> int:
     return jax.device_count() if num_devices is None else num_devices
 
 
+def check_devices(num_devices: int | None, num_envs: int) -> None:
+    """Raise ValueError (naming the Config field) unless `num_devices` (None: all) is a
+    number of devices JAX sees that divides the environment batch."""
+    available = jax.device_count()
+    devices = available if num_devices is None else num_devices
+    if not isinstance(devices, int) or isinstance(devices, bool) or not 1 <= devices <= available:
+        raise ValueError(
+            f"Config.num_devices: must be an integer in [1, {available}] (the devices JAX "
+            f"sees), got {num_devices!r}. Fix: use None (all {available}) or a number up to it"
+        )
+    if num_envs % devices:
+        raise ValueError(
+            f"Config.num_envs: {num_envs} environments do not split evenly over {devices} "
+            f"devices. Fix: use a multiple of {devices}, or set num_devices to a divisor of "
+            f"{num_envs}"
+        )
+
+
 def make_mesh(num_devices: int | None = None) -> jax.sharding.Mesh:
     """A one-axis mesh ("envs") over the first `num_devices` devices."""
     n = resolve_num_devices(num_devices)

@@ -3,7 +3,6 @@ with a 95% confidence band of that mean, x in environment steps."""
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,8 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from harlax.aggregate import run_label
-from harlax.logging import METRICS_FILE
+from harlax.logging import read_metric, run_label
 
 
 @dataclass
@@ -27,18 +25,6 @@ class Curve:
     low: np.ndarray
     high: np.ndarray
     n: np.ndarray
-
-
-def read_metric(run_dir: str | Path, metric: str = "episode_return") -> dict[int, dict]:
-    """`{seed: {env_steps: value}}` of one metrics.csv column, e.g. `episode_return`,
-    `win_rate` (environments with wins, such as SMAX) or `critic_loss` (NaN for empty
-    cells)."""
-    out: dict[int, dict] = defaultdict(dict)
-    with (Path(run_dir) / METRICS_FILE).open() as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            value = row[metric]
-            out[int(row["seed"])][int(row["env_steps"])] = float(value) if value else np.nan
-    return out
 
 
 def mean_band(values: np.ndarray, confidence: float = 0.95):

@@ -7,18 +7,20 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from harlax.layout import agent_major, batch_major, swap_agents
 from harlax.nets import AgentNet
 from harlax.types import Array, Observation, PyTree, RunnerState, Transition
 
 
-def agent_major(x: Array) -> Array:
-    """`[B, A, ...]` -> `[A, 1, B, ...]`: one time step, agents leading (for AgentNet)."""
-    return jnp.swapaxes(x, 0, 1)[:, None]
-
-
-def batch_major(x: Array) -> Array:
-    """`[A, 1, B, ...]` -> `[B, A, ...]` (inverse of `agent_major`)."""
-    return jnp.swapaxes(x[:, 0], 0, 1)
+def mode_action(
+    actor: AgentNet, head, params: PyTree, hidden: Array, observation: Observation, first: Array
+) -> tuple[Array, Array]:
+    """The policy head's mode on a batch of environments: `hidden [B, A, H]`, observation
+    leaves `[B, A, ...]`, `first [B]` -> `(hidden [B, A, H], action [B, A(, U)])`."""
+    hidden, out = actor.apply_all(
+        params, swap_agents(hidden), agent_major(observation.obs), first[None]
+    )
+    return swap_agents(hidden), head.mode(batch_major(out), observation.avail)
 
 
 def critic_input(observation: Observation, central: bool, num_agents: int) -> Array:
@@ -34,8 +36,8 @@ def make_value_fn(critic: AgentNet, central: bool) -> Callable:
 
     def value(params: PyTree, hidden: Array, observation: Observation, first: Array):
         x = agent_major(critic_input(observation, central, critic.num_agents))
-        new_hidden, v = critic.apply_all(params, jnp.swapaxes(hidden, 0, 1), x, first[None])
-        return batch_major(v), jnp.swapaxes(new_hidden, 0, 1)
+        new_hidden, v = critic.apply_all(params, swap_agents(hidden), x, first[None])
+        return batch_major(v), swap_agents(new_hidden)
 
     return value
 
@@ -78,7 +80,7 @@ def make_rollout(
         key_act, key_env = jax.random.split(key)
         actor_hidden, out = actor.apply_all(
             actor_params,
-            jnp.swapaxes(runner.actor_hidden, 0, 1),
+            swap_agents(runner.actor_hidden),
             agent_major(observation.obs),
             runner.first[None],
         )
@@ -118,7 +120,7 @@ def make_rollout(
         next_runner = RunnerState(
             env_state=env_state,
             first=done,
-            actor_hidden=jnp.swapaxes(actor_hidden, 0, 1),
+            actor_hidden=swap_agents(actor_hidden),
             critic_hidden=critic_hidden,
         )
         return next_runner, (transition, None if critic_in_scan else info.final)

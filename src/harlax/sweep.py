@@ -11,7 +11,7 @@ choose code paths or shapes cannot.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harlax.config import Config, derive
+from harlax.checks import check
+from harlax.config import Config
 from harlax.logging import episode_returns
+from harlax.train import make_train, seed_keys, train
 from harlax.types import PyTree
+from harlax.validation import derive
 
 VECTORISABLE = ("lr", "critic_lr", "ent_coef", "clip_eps", "gamma", "gae_lambda", "max_grad_norm")
 
@@ -47,9 +50,9 @@ class SweepResult:
 
 def make_sweep(config: Config, name: str, values: Sequence[float]):
     """`(init, run_chunk)`, jitted: `init(keys [S], values [H]) -> state [H, S, ...]`,
-    `run_chunk(state, values) -> (state, metrics [H, S, U, ...])`. Each value is validated
-    like a Config field (ValueError naming it) before anything is built."""
-    from harlax.train import make_train  # train imports logging; keep this module light
+    `run_chunk(state, values, length=None) -> (state, metrics [H, S, U, ...])`, a chunk of
+    `length` updates (default `Derived.updates_per_chunk`). Each value is validated like a
+    Config field (ValueError naming it) before anything is built."""
 
     if name not in VECTORISABLE:
         raise ValueError(
@@ -61,7 +64,7 @@ def make_sweep(config: Config, name: str, values: Sequence[float]):
         raise ValueError("sweep: give at least one value")
     for value in values:
         derive(config.replace(**{name: float(value)}))
-    derived = derive(config)
+    derived = check(config)
 
     def program(value):
         return make_train(config.replace(**{name: value}), derived)
@@ -69,26 +72,33 @@ def make_sweep(config: Config, name: str, values: Sequence[float]):
     def init(key, value):
         return program(value).init(key)
 
-    def run_chunk(state, value):
-        return program(value).run_chunk(state)
-
     init_all = jax.jit(jax.vmap(jax.vmap(init, (0, None)), (None, 0)))
-    run_all = jax.jit(jax.vmap(jax.vmap(run_chunk, (0, None)), (0, 0)), donate_argnums=0)
+    compiled: dict[int, Callable] = {}
+
+    def run_all(state, values, length: int | None = None):
+        length = derived.updates_per_chunk if length is None else length
+        if length not in compiled:
+
+            def run_chunk(state, value):
+                return program(value).run_chunk(state, length)
+
+            compiled[length] = jax.jit(
+                jax.vmap(jax.vmap(run_chunk, (0, None)), (0, 0)), donate_argnums=0
+            )
+        return compiled[length](state, values)
+
     return init_all, run_all
 
 
 def sweep(config: Config, name: str, values: Sequence[float]) -> SweepResult:
     """Train `config` for every value of hyperparameter `name` in one program (seeds
     vmapped inside). Seed `i` of every value starts from the same key as in `train`."""
-    from harlax.train import seed_keys
-
-    derived = derive(config)
     init, run_chunk = make_sweep(config, name, values)
     vals = jnp.asarray(values, jnp.float32)
     state = init(seed_keys(config), vals)
     chunks = []
-    for _ in range(derived.num_chunks):
-        state, metrics = run_chunk(state, vals)
+    for length in derive(config).chunk_lengths:
+        state, metrics = run_chunk(state, vals, length)
         chunks.append(jax.device_get(metrics))
     metrics = {k: np.concatenate([c[k] for c in chunks], axis=2) for k in chunks[0]}
     params = jax.device_get({"actor": state.actor_params, "critic": state.critic_params})
@@ -135,7 +145,6 @@ def run_grid(spec: dict, out: str | Path) -> dict[str, Any]:
     `out/curves.png`. Returns the aggregate table."""
     from harlax.aggregate import aggregate, scores_from_runs
     from harlax.plot import plot
-    from harlax.train import train
 
     out = Path(out)
     points = grid_points(spec)  # all validated before the first run

@@ -1,9 +1,11 @@
 """One compiled program per run, and the host loop that drives it.
 
-`make_train(config)` closes over everything static and returns pure functions:
-`init(key) -> LearnerState` and `run_chunk(state) -> (state, metrics)`, where a chunk is a
-`lax.scan` over `updates_per_chunk` updates. Seeds are a vmap axis. The host loop
-between chunks only logs and saves; nothing per step crosses to Python.
+`make_train(config)` builds the learner of the config's family (`LEARNERS`, see
+`harlax.learner`) and returns a `TrainProgram` of pure functions: `init(key) -> state` and
+`run_chunk(state) -> (state, metrics)`, where a chunk is a `lax.scan` over
+`updates_per_chunk` updates (the run's last chunk may be shorter). Seeds are a vmap axis.
+The host loop between chunks only logs and saves; nothing per step crosses to Python.
+Operations on a finished run's directory (load, resume, evaluate) are in `harlax.runs`.
 """
 
 from __future__ import annotations
@@ -19,44 +21,68 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harlax import returns
-from harlax.algos.onpolicy import OnPolicyLearner
 from harlax.checkpoint import Checkpointer
-from harlax.config import Config, Derived, derive
-from harlax.distributions import make_head
+from harlax.checks import check
+from harlax.config import Config
 from harlax.envs.registry import make_env
 from harlax.evaluate import Evaluation
 from harlax.guard import check_chunk, params_finite
+from harlax.learner import Learner
 from harlax.logging import (
-    CONFIG_FILE,
     MetricsWriter,
     ProgressBar,
     episode_returns,
     make_run_dir,
     save_params,
 )
-from harlax.nets import make_nets, make_q_critic
 from harlax.parallel import is_main_process, make_mesh, replicate, replicated, state_shardings
-from harlax.types import LearnerState, PyTree, RunnerState
+from harlax.types import PyTree
+from harlax.validation import Derived
+
+
+def _onpolicy(config: Config, derived: Derived, env) -> Learner:
+    from harlax.algos.onpolicy import build_learner
+
+    return build_learner(config, derived, env)
+
+
+def _offpolicy(config: Config, derived: Derived, env) -> Learner:
+    from harlax.algos.maddpg import MADDPGLearner
+
+    return MADDPGLearner(config, derived, env)
+
+
+# One row per learner family (`Derived.family`): `(config, derived, env) -> Learner`.
+LEARNERS: dict[str, Callable[[Config, Derived, Any], Learner]] = {
+    "onpolicy": _onpolicy,
+    "offpolicy": _offpolicy,
+}
 
 
 @dataclass(frozen=True)
 class TrainProgram:
-    """The pure pieces of a run (unbatched over seeds; see `seed_keys`)."""
+    """The pure pieces of a run (unbatched over seeds; see `seed_keys`): the learner's
+    `init(key) -> state` and `run_chunk(state, length) -> (state, metrics)`, a `lax.scan`
+    over `length` updates (default: `derived.updates_per_chunk`)."""
 
     config: Config
     derived: Derived
     env: Any
-    learner: OnPolicyLearner
-    init: Callable[[jax.Array], LearnerState]
-    run_chunk: Callable[[LearnerState], tuple[LearnerState, dict]]
+    learner: Learner
+
+    def init(self, key: jax.Array) -> PyTree:
+        return self.learner.init(key)
+
+    def run_chunk(self, state: PyTree, length: int | None = None) -> tuple[PyTree, dict]:
+        length = self.derived.updates_per_chunk if length is None else length
+        return jax.lax.scan(lambda s, _: self.learner.update(s), state, None, length=length)
 
 
 @dataclass
 class TrainResult:
     """What `train` returns. Arrays have a leading seed axis."""
 
-    params: dict[str, PyTree]  # {"actor": ..., "critic": ...} as numpy
+    params: dict[str, PyTree]  # the learner's `exported` parameter sets, as numpy
     metrics: dict[str, np.ndarray]  # name -> [num_seeds, num_updates, ...]
     config: Config
     run_dir: Path | None
@@ -64,63 +90,14 @@ class TrainResult:
 
 
 def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
-    """Validate `config` (raises ValueError before any compilation) and build the program.
+    """Check `config` (raises ValueError before any compilation) and build the program.
 
-    Passing `derived` skips validation: `harlax.sweep` builds programs whose float
+    Passing `derived` skips the check: `harlax.sweep` builds programs whose float
     hyperparameters are traced values (validated beforehand, one value at a time)."""
-    derived = derive(config) if derived is None else derived
+    derived = check(config) if derived is None else derived
     env = make_env(config.env, **config.env_kwargs)
-    if derived.family == "offpolicy":  # MADDPG / DDPG: the learner builds its own nets
-        from harlax.algos.maddpg import MADDPGLearner
-
-        offpolicy = MADDPGLearner(config, derived, env)
-        return TrainProgram(
-            config,
-            derived,
-            env,
-            offpolicy,
-            offpolicy.init,
-            lambda state: jax.lax.scan(
-                lambda s, _: offpolicy.update(s), state, None, length=config.updates_per_chunk
-            ),
-        )
-    spec = env.spec
-    actor, critic = make_nets(
-        spec, config, derived.share_params, central_critic=derived.critic == "central_v"
-    )
-    if derived.critic == "central_q":
-        critic = make_q_critic(spec, config)
-    learner = OnPolicyLearner(config, derived, env, actor, critic, make_head(spec.discrete))
-
-    def init(key: jax.Array) -> LearnerState:
-        actor_key, critic_key, env_key, state_key = jax.random.split(key, 4)
-        actor_params = actor.init(actor_key)
-        critic_params = critic.init(critic_key)
-        actor_opt, critic_opt = learner.init_opt_states(actor_params, critic_params)
-        env_state = jax.vmap(env.reset)(jax.random.split(env_key, config.num_envs))
-        runner = RunnerState(
-            env_state=env_state,
-            first=jnp.ones(config.num_envs, bool),
-            actor_hidden=actor.initial_hidden(config.num_envs),
-            critic_hidden=critic.initial_hidden(config.num_envs),
-        )
-        return LearnerState(
-            actor_params=actor_params,
-            critic_params=critic_params,
-            actor_opt_state=actor_opt,
-            critic_opt_state=critic_opt,
-            value_norm=returns.value_norm_init(),
-            runner=runner,
-            key=state_key,
-            update=jnp.zeros((), jnp.int32),
-        )
-
-    def run_chunk(state: LearnerState) -> tuple[LearnerState, dict]:
-        return jax.lax.scan(
-            lambda s, _: learner.update(s), state, None, length=config.updates_per_chunk
-        )
-
-    return TrainProgram(config, derived, env, learner, init, run_chunk)
+    learner = LEARNERS[derived.family](config, derived, env)
+    return TrainProgram(config, derived, env, learner)
 
 
 def seed_keys(config: Config) -> jax.Array:
@@ -130,32 +107,65 @@ def seed_keys(config: Config) -> jax.Array:
 
 
 def compile_program(program: TrainProgram):
-    """jit(vmap(...)) over seeds: `(init, run_chunk)` on `[num_seeds, ...]` states."""
+    """jit(vmap(...)) over seeds: `(init, run_chunk)` on `[num_seeds, ...]` states (chunks
+    of the default length)."""
     init = jax.jit(jax.vmap(program.init))
     run_chunk = jax.jit(jax.vmap(program.run_chunk), donate_argnums=0)
     return init, run_chunk
 
 
+class CheckedChunks:
+    """`run_chunk(state, length=None) -> (state, metrics, finite)` on a device mesh, where
+    `finite` maps each `*params` field of the state to `[num_seeds]` bool (the NaN guard).
+
+    One compiled executable per chunk length, made by `compile` (or on first use): a run
+    whose updates do not divide into chunks compiles its shorter last chunk when it gets
+    there."""
+
+    def __init__(self, program: TrainProgram, shardings: PyTree, full):
+        self.program, self.shardings, self.full = program, shardings, full
+        self._executables: dict[int, Callable] = {}
+
+    def _length(self, length: int | None) -> int:
+        return self.program.derived.updates_per_chunk if length is None else length
+
+    def compile(self, state: PyTree, length: int | None = None) -> float:
+        """Compile the chunk of `length` updates for states like `state`; the seconds it
+        took (0 when it was compiled before)."""
+        length = self._length(length)
+        if length in self._executables:
+            return 0.0
+
+        def chunk(state):
+            state, metrics = self.program.run_chunk(state, length)
+            return state, metrics, params_finite(state)
+
+        start = time.perf_counter()
+        self._executables[length] = (
+            jax.jit(
+                jax.vmap(chunk),
+                in_shardings=(self.shardings,),
+                out_shardings=(self.shardings, self.full, self.full),
+                donate_argnums=0,
+            )
+            .lower(state)
+            .compile()
+        )
+        return time.perf_counter() - start
+
+    def __call__(self, state: PyTree, length: int | None = None):
+        length = self._length(length)
+        self.compile(state, length)
+        return self._executables[length](state)
+
+
 def compile_checked(program: TrainProgram, mesh: jax.sharding.Mesh):
-    """Like `compile_program`, on a device mesh (see `harlax.parallel`), and
-    `run_chunk(state) -> (state, metrics, finite)`, where `finite` maps each `*params`
-    field of the state to `[num_seeds]` bool (NaN guard). Returns `(init, run_chunk,
-    state shardings)`."""
-
-    def chunk(state):
-        state, metrics = program.run_chunk(state)
-        return state, metrics, params_finite(state)
-
+    """Like `compile_program`, on a device mesh (see `harlax.parallel`), with the NaN
+    guard (`CheckedChunks`). Returns `(init, run_chunk, state shardings)`."""
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(program.config))
     shardings, full = state_shardings(like, mesh), replicated(mesh)
     init = jax.jit(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
-    run_chunk = jax.jit(
-        jax.vmap(chunk),
-        in_shardings=(shardings,),
-        out_shardings=(shardings, full, full),
-        donate_argnums=0,
-    )
-    return init, run_chunk, shardings
+    return init, CheckedChunks(program, shardings, full), shardings
 
 
 # Output-only fields: they do not change the compiled program, so runs that differ only
@@ -176,7 +186,7 @@ _COMPILED: dict[str, tuple] = {}
 def compiled(config: Config) -> tuple[TrainProgram, Callable, Callable, PyTree]:
     """`(program, init, run_chunk, shardings)` of `compile_checked`, cached per
     program-relevant config."""
-    derive(config)  # validate before anything is built
+    check(config)  # before anything is built
     defaults = Config()
     key = config.replace(**{f: getattr(defaults, f) for f in _OUTPUT_FIELDS}).to_json()
     if key not in _COMPILED:
@@ -200,9 +210,10 @@ def train(
     the run directory (see `harlax.logging`).
 
     With `write=False` nothing touches the disk (`run_dir` of the result is None).
-    `stop_after`: stop (with a checkpoint) after this many updates; `resume` continues.
+    `stop_after`: stop (with a checkpoint) after this many updates; `harlax.resume`
+    continues.
     """
-    derive(config)
+    check(config)
     directory = None
     if write and jax.process_count() > 1:
         # Multi-host: process 0 creates the (shared) directory; the others wait for it.
@@ -219,41 +230,22 @@ def train(
         directory = Path(run_dir if run_dir is not None else config.out)
     elif write:
         directory = make_run_dir(config, run_dir)
-    return _run(config, directory, None, 0, stop_after)
+    return run_loop(config, directory, None, 0, stop_after)
 
 
-def resume(run_dir: str | Path, stop_after: int | None = None) -> TrainResult:
-    """Continue the run in `run_dir` from its latest checkpoint with its stored config.
-
-    Bit-identical on one machine to a run that never stopped. `TrainResult.metrics` holds
-    the updates of this call; `metrics.csv` holds the whole run.
-    """
-    directory = Path(run_dir)
-    config = Config.from_json((directory / CONFIG_FILE).read_text())
-    program, _, _, shardings = compiled(config)
-    like = jax.eval_shape(jax.vmap(program.init), seed_keys(config))
-    checkpointer = Checkpointer(directory, config.keep_checkpoints)
-    try:
-        update = checkpointer.latest()
-        if update is None:
-            raise FileNotFoundError(f"resume: no complete checkpoint in {checkpointer.directory}")
-        state = checkpointer.restore(like, update, shardings)
-    finally:
-        checkpointer.close()
-    return _run(config, directory, state, update, stop_after)
-
-
-def _run(
+def run_loop(
     config: Config,
     directory: Path | None,
-    state: LearnerState | None,
+    state: PyTree | None,
     start_update: int,
     stop_after: int | None,
 ) -> TrainResult:
-    """The host loop: dispatch chunks, and between them log, check, evaluate and save."""
+    """The host loop: compile, then dispatch chunks, and between them log, check, evaluate
+    and save. `state` (None: a fresh start) is the learner state after `start_update`
+    updates (`harlax.runs.resume` passes a restored checkpoint)."""
     program, init, run_chunk, shardings = compiled(config)
-    derived = program.derived
-    per_chunk = config.updates_per_chunk
+    learner, derived = program.learner, program.derived
+    per_chunk = derived.updates_per_chunk
     if stop_after is not None and (stop_after < 1 or stop_after % per_chunk):
         raise ValueError(
             f"stop_after={stop_after} must be a positive multiple of updates_per_chunk={per_chunk}"
@@ -261,6 +253,10 @@ def _run(
     end_update = derived.num_updates
     if stop_after is not None:
         end_update = min(end_update, start_update + stop_after)
+    # (first update, length) of each chunk; only the run's last chunk may be shorter.
+    chunks = [
+        (u, min(per_chunk, end_update - u)) for u in range(start_update, end_update, per_chunk)
+    ]
     writer = checkpointer = None
     main = is_main_process()  # only process 0 writes files; all take part in checkpoints
     if directory is not None:
@@ -273,35 +269,39 @@ def _run(
         state = init(replicate(seed_keys(config), jax.tree.leaves(shardings)[0].mesh))
     else:
         state = jax.device_put(state, shardings)
-    chunks: list[dict[str, np.ndarray]] = []
+    host_chunks: list[dict[str, np.ndarray]] = []
+    spu = derived.steps_per_update
 
-    def finish(chunk: int, metrics: dict, finite: dict) -> None:
+    def finish(first: int, length: int, metrics: dict, finite: dict) -> None:
         host = jax.device_get(metrics)
-        check_chunk(host, jax.device_get(finite), chunk * per_chunk, config.seed)
-        chunks.append(host)
+        check_chunk(host, jax.device_get(finite), first, config.seed)
+        host_chunks.append(host)
         if writer is not None:
-            writer.write_chunk(host, chunk * per_chunk, derived.steps_per_update)
-        done_steps = (chunk + 1) * per_chunk * derived.steps_per_update
+            writer.write_chunk(host, first, spu)
+        done_steps = (first + length) * spu
         bar.update(
             done_steps,
-            (done_steps - start_steps) / (time.perf_counter() - start),
+            (done_steps - start_update * spu) / (time.perf_counter() - start),
             _latest_return(host),
         )
 
-    start_steps = start_update * derived.steps_per_update
     try:
         with ProgressBar(config.total_steps, enabled=config.progress) as bar:
-            bar.update(start_steps, 0.0, float("nan"))
-            start = time.perf_counter()
+            bar.update(start_update * spu, 0.0, float("nan"))
+            bar.phase("compiling")
+            for length in sorted({length for _, length in chunks}):
+                run_chunk.compile(state, length)
+            bar.phase("training")
+            start = time.perf_counter()  # steps/s counts training only, not compilation
             pending = None
-            for chunk in range(start_update // per_chunk, end_update // per_chunk):
+            for first, length in chunks:
                 # Dispatch the next chunk before reading the previous one's metrics, so the
                 # device never waits for the host.
-                state, metrics, finite = run_chunk(state)
+                state, metrics, finite = run_chunk(state, length)
                 if pending is not None:
                     finish(*pending)
-                pending = (chunk, metrics, finite)
-                done = (chunk + 1) * per_chunk
+                pending = (first, length, metrics, finite)
+                done = first + length
                 save = checkpointer is not None and (
                     done == end_update
                     or (config.checkpoint_every and done % config.checkpoint_every == 0)
@@ -312,11 +312,11 @@ def _run(
                     finish(*pending)
                     pending = None
                 if evaluate_now:
-                    evaluation.periodic(state.actor_params, done, derived.steps_per_update)
+                    evaluation.periodic(learner.policy_params(state), done, spu)
                 if save:
                     checkpointer.save(done, state)
         if evaluation is not None and end_update == derived.num_updates:
-            evaluation.final(state.actor_params, derived.steps_per_update * end_update)
+            evaluation.final(learner.policy_params(state), spu * end_update)
     finally:
         if checkpointer is not None:
             checkpointer.wait()
@@ -324,15 +324,11 @@ def _run(
         if writer is not None:
             writer.close()
     metrics = (
-        {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
+        {k: np.concatenate([c[k] for c in host_chunks], axis=1) for k in host_chunks[0]}
+        if host_chunks
+        else {}
     )
-    params = jax.device_get(
-        {
-            "actor": state.actor_params,
-            "critic": state.critic_params,
-            "value_norm": state.value_norm._asdict(),
-        }
-    )
+    params = jax.device_get(learner.exported(state))
     if directory is not None and main:
         save_params(directory, params)
     return TrainResult(

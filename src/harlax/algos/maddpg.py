@@ -42,10 +42,12 @@ import numpy as np
 import optax
 
 from harlax import returns
-from harlax.config import ADVERSARY_PREFIX, Config, Derived
+from harlax.choices import ADVERSARY_PREFIX
+from harlax.config import Config
 from harlax.distributions import MASKED_LOGIT, gumbel_softmax, make_head
 from harlax.nets import AgentNet, make_maddpg_nets
 from harlax.types import Array, Observation, OffPolicyState, PyTree, Replay, RunnerState
+from harlax.validation import Derived
 
 
 def polyak(online: PyTree, target: PyTree, tau: float) -> PyTree:
@@ -209,12 +211,29 @@ class MADDPGLearner:
         action = jnp.where(avail, jnp.clip(noisy, self.low, self.high), 0.0)
         return action, action
 
-    def greedy(self, params: PyTree, observation: Observation, sub_policy: int = 0) -> Array:
-        """Deterministic environment action for evaluation: `[N, A]` int or `[N, A, U]`."""
-        raw = self.select(self.actor_out(params, observation.obs), jnp.asarray(sub_policy))
+    # ------------------------------------------------------------------ learner protocol
+    def policy_params(self, state: OffPolicyState) -> PyTree:
+        return state.actor_params
+
+    def initial_policy_hidden(self, num_envs: int) -> Array:
+        return jnp.zeros((num_envs, self.num_agents, 0))  # feed-forward actors
+
+    def greedy_action(self, params, hidden: Array, observation: Observation, first: Array):
+        """The deterministic action: the argmax of the logits (discrete) or the squashed
+        output (continuous). With policy ensembles, environment `e` of the batch plays
+        sub-policy `e mod K` of every agent, so an evaluation covers the ensemble evenly."""
+        n = observation.obs.shape[0]
+        sub_policy = jnp.broadcast_to(
+            (jnp.arange(n) % self.ensemble_size)[:, None], (n, self.num_agents)
+        )
+        raw = self.select(self.actor_out(params, observation.obs), sub_policy)
         if self.spec.discrete:
-            return jnp.argmax(jnp.where(observation.avail, raw, MASKED_LOGIT), axis=-1)
-        return self.squash(raw, observation.avail)
+            return hidden, jnp.argmax(jnp.where(observation.avail, raw, MASKED_LOGIT), axis=-1)
+        return hidden, self.squash(raw, observation.avail)
+
+    def exported(self, state: OffPolicyState) -> dict[str, PyTree]:
+        inferred = {"approx": state.approx_params} if self.infer else {}
+        return {"actor": state.actor_params, "critic": state.critic_params, **inferred}
 
     def q_values(self, params: PyTree, obs: Observation, joint: Array) -> Array:
         """Each agent's critic on its own joint action: `joint [A, N, A, U]` -> `[A, N]`.

@@ -26,13 +26,16 @@ from harlax.algos.grad_variance import minibatch_gradient_variance
 from harlax.algos.minibatch import flatten_time, joint_minibatch_epochs, minibatch_epochs
 from harlax.algos.q_critic import QCritic
 from harlax.algos.sequential import agent_keys, sequential_update
-from harlax.config import Config, Derived
+from harlax.config import Config
+from harlax.distributions import make_head
+from harlax.layout import for_each_agent, initial_hidden_batch, rollout_agent_major
 from harlax.losses import clipped_value_loss
-from harlax.nets import AgentNet
+from harlax.nets import AgentNet, make_nets, make_q_critic
 from harlax.returns import masked_mean
-from harlax.rollout import critic_input, make_rollout
+from harlax.rollout import critic_input, make_rollout, mode_action
 from harlax.trust_region import trust_region_step
-from harlax.types import Array, LearnerState, PyTree, Transition
+from harlax.types import Array, LearnerState, Observation, PyTree, RunnerState, Transition
+from harlax.validation import Derived
 
 
 class PolicyBatch(NamedTuple):
@@ -58,21 +61,6 @@ class CriticBatch(NamedTuple):
     init_hidden: Array  # [A, 1, N, H]
     own_action: Array | None = None  # [A, T, N] int: the head trained (discrete Q critic)
     active: Array | None = None  # [A, T, N] bool; None: every sample counts
-
-
-def to_agent_major(x: Array) -> Array:
-    """`[T, B, A, ...]` -> `[A, T, B, ...]`."""
-    return jnp.moveaxis(x, 2, 0)
-
-
-def for_each_agent(x: Array, num_agents: int) -> Array:
-    """`[T, B]` -> `[A, T, B]` (broadcast)."""
-    return jnp.broadcast_to(x[None], (num_agents,) + x.shape)
-
-
-def hidden_batch(hidden: Array) -> Array:
-    """Runner hidden state `[B, A, H]` -> `[A, 1, B, H]`."""
-    return jnp.swapaxes(hidden, 0, 1)[:, None]
 
 
 def prepare(batch: NamedTuple, recurrent: bool) -> NamedTuple:
@@ -135,6 +123,50 @@ class OnPolicyLearner:
     def init_opt_states(self, actor_params: PyTree, critic_params: PyTree):
         actor_init = self.actor_tx.init if self.actor.shared else jax.vmap(self.actor_tx.init)
         return actor_init(actor_params), self.critic_tx.init(critic_params)
+
+    def init(self, key: Array) -> LearnerState:
+        """The learner state of one seed: fresh nets, optimisers, value norm and
+        `num_envs` reset environments."""
+        c = self.config
+        actor_key, critic_key, env_key, state_key = jax.random.split(key, 4)
+        actor_params = self.actor.init(actor_key)
+        critic_params = self.critic.init(critic_key)
+        actor_opt, critic_opt = self.init_opt_states(actor_params, critic_params)
+        env_state = jax.vmap(self.env.reset)(jax.random.split(env_key, c.num_envs))
+        runner = RunnerState(
+            env_state=env_state,
+            first=jnp.ones(c.num_envs, bool),
+            actor_hidden=self.actor.initial_hidden(c.num_envs),
+            critic_hidden=self.critic.initial_hidden(c.num_envs),
+        )
+        return LearnerState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            actor_opt_state=actor_opt,
+            critic_opt_state=critic_opt,
+            value_norm=returns.value_norm_init(),
+            runner=runner,
+            key=state_key,
+            update=jnp.zeros((), jnp.int32),
+        )
+
+    # ------------------------------------------------------------------ learner protocol
+    def policy_params(self, state: LearnerState) -> PyTree:
+        return state.actor_params
+
+    def initial_policy_hidden(self, num_envs: int) -> Array:
+        return self.actor.initial_hidden(num_envs)
+
+    def greedy_action(self, params, hidden: Array, observation: Observation, first: Array):
+        """The policy head's mode (see `harlax.learner.Learner.greedy_action`)."""
+        return mode_action(self.actor, self.head, params, hidden, observation, first)
+
+    def exported(self, state: LearnerState) -> dict[str, PyTree]:
+        return {
+            "actor": state.actor_params,
+            "critic": state.critic_params,
+            "value_norm": state.value_norm._asdict(),
+        }
 
     # ------------------------------------------------------------------ policy pieces
     def policy_out(self, params: PyTree, agent_index: Array, batch: PolicyBatch) -> Array:
@@ -341,27 +373,27 @@ class OnPolicyLearner:
 
         first = for_each_agent(tr.first, a)
         policy_batch = PolicyBatch(
-            obs=to_agent_major(tr.obs.obs),
-            avail=to_agent_major(tr.obs.avail),
-            action=to_agent_major(tr.action),
-            old_log_prob=to_agent_major(tr.log_prob),
-            advantage=to_agent_major(policy_advantage),
+            obs=rollout_agent_major(tr.obs.obs),
+            avail=rollout_agent_major(tr.obs.avail),
+            action=rollout_agent_major(tr.action),
+            old_log_prob=rollout_agent_major(tr.log_prob),
+            advantage=rollout_agent_major(policy_advantage),
             first=first,
-            init_hidden=hidden_batch(runner0.actor_hidden),
-            active=None if policy_active is None else to_agent_major(policy_active),
+            init_hidden=initial_hidden_batch(runner0.actor_hidden),
+            active=None if policy_active is None else rollout_agent_major(policy_active),
         )
         critic_batch = CriticBatch(
-            x=to_agent_major(critic_input(tr.obs, self.central, a)),
-            target=to_agent_major(target),
-            old_value=to_agent_major(tr.value),
+            x=rollout_agent_major(critic_input(tr.obs, self.central, a)),
+            target=rollout_agent_major(target),
+            old_value=rollout_agent_major(tr.value),
             first=first,
-            init_hidden=hidden_batch(runner0.critic_hidden),
-            active=to_agent_major(tr.active) if self.value_masks else None,
+            init_hidden=initial_hidden_batch(runner0.critic_hidden),
+            active=rollout_agent_major(tr.active) if self.value_masks else None,
         )
         if self.q_critic is not None:
             critic_batch = critic_batch._replace(
-                x=to_agent_major(self.q_critic.inputs(tr.obs.state, tr.action)),
-                own_action=to_agent_major(tr.action) if self.q_critic.discrete else None,
+                x=rollout_agent_major(self.q_critic.inputs(tr.obs.state, tr.action)),
+                own_action=rollout_agent_major(tr.action) if self.q_critic.discrete else None,
             )
         if self.fused:
             (actor_params, actor_opt, actor_metrics, critic_params, critic_opt, critic_m) = (
@@ -389,7 +421,7 @@ class OnPolicyLearner:
         }
         if c.grad_variance_splits:
             raw_batch = prepare(
-                policy_batch._replace(advantage=to_agent_major(advantage)), c.recurrent
+                policy_batch._replace(advantage=rollout_agent_major(advantage)), c.recurrent
             )
             metrics["pg_grad_var"] = minibatch_gradient_variance(
                 jax.random.fold_in(key, 2),
@@ -424,5 +456,13 @@ def critic_metrics(metrics: dict) -> dict:
     return {"critic_loss": metrics["loss"], "critic_grad_norm": metrics["grad_norm"]}
 
 
-def make_learner(config: Config, derived: Derived, env, actor, critic, head) -> OnPolicyLearner:
-    return OnPolicyLearner(config, derived, env, actor, critic, head)
+def build_learner(config: Config, derived: Derived, env) -> OnPolicyLearner:
+    """The on-policy learner of a config: its nets (a V critic, local or central, or the
+    central Q critic) and its policy head, for `env`."""
+    spec = env.spec
+    actor, critic = make_nets(
+        spec, config, derived.share_params, central_critic=derived.critic == "central_v"
+    )
+    if derived.critic == "central_q":
+        critic = make_q_critic(spec, config)
+    return OnPolicyLearner(config, derived, env, actor, critic, make_head(spec.discrete))

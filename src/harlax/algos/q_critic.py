@@ -33,8 +33,8 @@ import jax.numpy as jnp
 from harlax import returns
 from harlax.baselines import discrete_baseline, gaussian_baseline
 from harlax.distributions import MASKED_LOGIT
+from harlax.layout import agent_major, batch_major
 from harlax.nets import AgentNet, apply_q, q_input
-from harlax.rollout import agent_major, batch_major
 from harlax.types import Array, Observation, PyTree, Transition, ValueNormState
 
 
