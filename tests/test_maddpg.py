@@ -594,5 +594,5 @@ def test_cli_parses_maddpg_presets_and_fields():
     assert config.buffer_size == 100_000 and config.validate().centralised_critic is False
     crossed = parse_train_args(["--preset", "maddpg_adversary", "--adversary-algo", "ddpg"])
     assert crossed.validate().adversary_centralised_critic is False
-    with pytest.raises(SystemExit, match="Config.tau"):
+    with pytest.raises(ValueError, match="Config.tau"):
         parse_train_args(["--preset", "maddpg_adversary", "--tau", "0"])
