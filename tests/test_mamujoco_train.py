@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("mujoco.mjx", reason="MaMuJoCo needs the 'mujoco' extra (mujoco, mujoco-mjx)")
+_EXTRA = "MaMuJoCo needs the 'mujoco' extra: pip install 'harlax[mujoco]'"
+for _module in ("mujoco", "mujoco.mjx", "gymnasium"):
+    pytest.importorskip(_module, reason=f"{_module} is not installed; {_EXTRA}")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
