@@ -12,6 +12,7 @@ for _module in ("mujoco", "mujoco.mjx", "gymnasium"):
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from opsutil import tiny_config  # noqa: E402
 
 import harlax  # noqa: E402
 from harlax.envs.registry import make_env  # noqa: E402
@@ -28,16 +29,7 @@ def cheap_compiles():
     jax.config.update("jax_disable_most_optimizations", previous)
 
 
-TINY = harlax.Config(
-    total_steps=64,
-    num_envs=4,
-    rollout_length=8,
-    num_epochs=1,
-    num_minibatches=2,
-    updates_per_chunk=1,
-    hidden_dim=16,
-    progress=False,
-)
+TINY = tiny_config()
 
 
 def test_adapter_pads_heterogeneous_agents():
