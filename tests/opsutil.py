@@ -1,5 +1,6 @@
-"""Shared pieces of the tests: a tiny real config, a fake training program, and tiny
-environments and policies (DuelEnv: SMAX's deaths and wins in two steps; Constant).
+"""Shared pieces of the tests: the one tiny config (`tiny_config`, also the `tiny` fixture
+of conftest.py), a fake training program, and tiny environments and policies (DuelEnv:
+SMAX's deaths and wins in two steps; Constant).
 
 The fake program is a `TrainProgram` of a fake learner (the learner protocol: state
 pytree, `init`, `update` with `episode_return_sum` and `episodes`, `exported`) that
@@ -25,30 +26,41 @@ from harlax.train import TrainProgram
 from harlax.types import LearnerState
 from harlax.validation import derive
 
-# The real learner on the one-step climbing game: the cheapest program to compile.
-TINY_REAL = harlax.Config(
-    algo="mappo",
-    env="matrix:climbing",
-    total_steps=256,
-    num_envs=8,
+TINY_FIELDS = dict(
+    num_envs=4,
     rollout_length=8,
-    num_epochs=1,
-    num_minibatches=2,
+    total_steps=64,
     updates_per_chunk=1,
     hidden_dim=16,
-    num_seeds=2,
     progress=False,
 )
+"""Any algorithm: 2 updates of 4 environments x 8 steps, one update per compiled chunk, a
+16-unit network, no progress bar."""
 
-TINY_FAKE = harlax.Config(
-    total_steps=48,
-    num_envs=4,
-    rollout_length=2,
-    updates_per_chunk=1,
-    num_minibatches=1,
-    num_seeds=2,
-    progress=False,
-)  # 6 updates
+TINY_ONPOLICY_FIELDS = dict(num_epochs=1, num_minibatches=2)
+"""On-policy learners only (PPO epochs and minibatches; MADDPG has neither)."""
+
+
+def tiny_fields(onpolicy: bool = True, **overrides) -> dict:
+    """The tiny settings as a dict (for `Config(**...)` or `preset.replace(**...)`), with
+    `overrides` on top. `onpolicy=False` leaves out the on-policy fields (MADDPG, DDPG)."""
+    base = {**TINY_FIELDS, **(TINY_ONPOLICY_FIELDS if onpolicy else {})}
+    return {**base, **overrides}
+
+
+def tiny_config(**overrides) -> harlax.Config:
+    """The one tiny on-policy Config of the tests (the default algorithm and environment),
+    with `overrides` on top: a test that needs particular values names them here."""
+    return harlax.Config(**tiny_fields(**overrides))
+
+
+# The real learner on the one-step climbing game: the cheapest program to compile.
+TINY_REAL = tiny_config(
+    algo="mappo", env="matrix:climbing", total_steps=256, num_envs=8, num_seeds=2
+)  # 4 updates
+
+# For the fake program (which has no network nor epochs): 6 updates.
+TINY_FAKE = tiny_config(total_steps=48, rollout_length=2, num_minibatches=1, num_seeds=2)
 
 
 class _Env:

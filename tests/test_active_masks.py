@@ -7,22 +7,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from opsutil import tiny_config
 
 import harlax
 from harlax import returns
 from harlax.algos.onpolicy import CriticBatch, PolicyBatch
 
-SMAX = harlax.Config(
-    env="SMAX",
-    env_kwargs={"map_name": "3m"},
-    total_steps=64,
-    num_envs=2,
-    rollout_length=8,
-    num_epochs=1,
-    num_minibatches=1,
-    updates_per_chunk=1,
-    hidden_dim=8,
-    progress=False,
+SMAX = tiny_config(
+    env="SMAX", env_kwargs={"map_name": "3m"}, num_envs=2, num_minibatches=1, hidden_dim=8
 )
 K, N, DEAD = 3, 12, 4  # agents, samples per agent, inactive samples per agent
 

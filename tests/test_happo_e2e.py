@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harlax.config import Config
 from harlax.envs.mabrax import brax_available
 from harlax.train import train
 
@@ -23,23 +22,10 @@ CASES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algo, env, env_kwargs, recurrent", CASES)
-def test_tiny_run(algo, env, env_kwargs, recurrent):
+def test_tiny_run(algo, env, env_kwargs, recurrent, tiny):
     if env == "halfcheetah_6x1" and not brax_available():
         pytest.skip("MABrax needs the optional extra: pip install 'harlax[mabrax]'")
-    config = Config(
-        algo=algo,
-        env=env,
-        env_kwargs=env_kwargs,
-        recurrent=recurrent,
-        num_envs=4,
-        rollout_length=8,
-        total_steps=64,
-        updates_per_chunk=1,
-        hidden_dim=16,
-        num_epochs=1,
-        num_minibatches=1,
-        progress=False,
-    )
+    config = tiny(algo=algo, env=env, env_kwargs=env_kwargs, recurrent=recurrent, num_minibatches=1)
     result = train(config, write=False)
     m = result.metrics
     num_agents = m["actor_kl"].shape[-1]

@@ -10,6 +10,8 @@ from opsutil import TINY_FAKE, use_fake_program
 
 import harlax
 
+TB_EXTRA = "TensorBoard logging needs the 'tb' extra: pip install 'harlax[tb]'"
+
 
 def read_scalars(directory) -> dict[str, dict[int, float]]:
     """Scalars of every TFRecord event file under `directory` (no TensorFlow needed)."""
@@ -29,6 +31,7 @@ def read_scalars(directory) -> dict[str, dict[int, float]]:
 
 
 def test_tensorboard_holds_the_seed_mean_of_each_metric(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboardX", reason=TB_EXTRA)
     use_fake_program(monkeypatch)
     result = harlax.train(TINY_FAKE.replace(tensorboard=True, out=str(tmp_path / "r")))
     scalars = read_scalars(tmp_path / "r" / "tb")

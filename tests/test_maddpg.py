@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from opsutil import tiny_fields
 
 import harlax
 from harlax.algos.maddpg import (
@@ -20,18 +21,17 @@ from harlax.envs.registry import make_env
 from harlax.types import Observation, Replay
 from harlax.validation import derive
 
-TINY = dict(
+TINY = tiny_fields(
+    onpolicy=False,
     num_envs=2,
     rollout_length=4,
     total_steps=8,
-    updates_per_chunk=1,
     hidden_dim=8,
     num_layers=1,
     activation="tanh",
     buffer_size=64,
     batch_size=8,
     learning_starts=8,
-    progress=False,
 )
 MADDPG_ENV = "MPE_simple_adversary_v3"
 ADVERSARY = dict(env="MPE_simple_adversary_v3", env_kwargs={"action_type": "Continuous"})
@@ -517,18 +517,15 @@ def test_presets_for_the_paper_tasks_validate():
             assert derived.centralised_critic == (algo == "maddpg")
 
 
-E2E = dict(
-    num_envs=4,
+E2E = tiny_fields(
+    onpolicy=False,
     rollout_length=13,
     total_steps=104,
-    updates_per_chunk=1,
-    hidden_dim=16,
     num_layers=1,
     buffer_size=64,
     batch_size=16,
     learning_starts=53,  # the first update's 52 steps do not suffice: it does not train
     gradient_steps=2,
-    progress=False,
 )
 
 
@@ -594,5 +591,5 @@ def test_cli_parses_maddpg_presets_and_fields():
     assert config.buffer_size == 100_000 and config.validate().centralised_critic is False
     crossed = parse_train_args(["--preset", "maddpg_adversary", "--adversary-algo", "ddpg"])
     assert crossed.validate().adversary_centralised_critic is False
-    with pytest.raises(SystemExit, match="Config.tau"):
+    with pytest.raises(ValueError, match="Config.tau"):
         parse_train_args(["--preset", "maddpg_adversary", "--tau", "0"])

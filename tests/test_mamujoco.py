@@ -52,11 +52,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-pytest.importorskip("mujoco", reason="MaMuJoCo needs the 'mujoco' extra (mujoco, mujoco-mjx)")
-pytest.importorskip("mujoco.mjx", reason="MaMuJoCo needs the 'mujoco' extra (mujoco-mjx)")
-pytest.importorskip(
-    "gymnasium_robotics", reason="the reference (gymnasium-robotics) is a test-only dependency"
-)
+# MaMuJoCo (mujoco, mujoco-mjx, gymnasium) and its reference (gymnasium-robotics).
+_EXTRA = "needs the 'test-mujoco' extra: pip install 'harlax[test-mujoco]'"
+for _module in ("mujoco", "mujoco.mjx", "gymnasium", "gymnasium_robotics"):
+    pytest.importorskip(_module, reason=f"{_module} is not installed; this module {_EXTRA}")
 
 import gymnasium  # noqa: E402
 import jax  # noqa: E402

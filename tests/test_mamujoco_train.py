@@ -6,10 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("mujoco.mjx", reason="MaMuJoCo needs the 'mujoco' extra (mujoco, mujoco-mjx)")
+_EXTRA = "MaMuJoCo needs the 'mujoco' extra: pip install 'harlax[mujoco]'"
+for _module in ("mujoco", "mujoco.mjx", "gymnasium"):
+    pytest.importorskip(_module, reason=f"{_module} is not installed; {_EXTRA}")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from opsutil import tiny_config  # noqa: E402
 
 import harlax  # noqa: E402
 from harlax.envs.registry import make_env  # noqa: E402
@@ -26,16 +29,7 @@ def cheap_compiles():
     jax.config.update("jax_disable_most_optimizations", previous)
 
 
-TINY = harlax.Config(
-    total_steps=64,
-    num_envs=4,
-    rollout_length=8,
-    num_epochs=1,
-    num_minibatches=2,
-    updates_per_chunk=1,
-    hidden_dim=16,
-    progress=False,
-)
+TINY = tiny_config()
 
 
 def test_adapter_pads_heterogeneous_agents():

@@ -6,22 +6,13 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from opsutil import tiny_fields
 
 import harlax
 from harlax.named_configs import presets
 
-TINY = dict(
-    env="MPE_simple_spread_v3",
-    num_envs=4,
-    rollout_length=8,
-    total_steps=32,
-    updates_per_chunk=1,
-    num_epochs=1,
-    num_minibatches=2,
-    hidden_dim=8,
-    ob_samples=4,
-    grad_variance_splits=2,
-    progress=False,
+TINY = tiny_fields(
+    env="MPE_simple_spread_v3", total_steps=32, hidden_dim=8, ob_samples=4, grad_variance_splits=2
 )
 
 

@@ -85,7 +85,7 @@ def test_aggregate_reads_absolute_metrics_of_runs(tmp_path):
 
 
 def test_rliable_agrees_when_installed():
-    pytest.importorskip("rliable")
+    pytest.importorskip("rliable", reason="needs the 'stats' extra: pip install 'harlax[stats]'")
     scores = np.random.default_rng(2).normal(size=(10, 2))
     with_rliable = aggregate({"x": scores}, reps=2000)["x"]
     numpy_only = aggregate({"x": scores}, reps=2000, use_rliable=False)["x"]

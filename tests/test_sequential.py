@@ -8,6 +8,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import opsutil
 import pytest
 
 from harlax.algos.onpolicy import PolicyBatch
@@ -97,18 +98,10 @@ def test_permutation_is_drawn_in_the_program_and_fixed_order_holds_it():
 
 
 def tiny_config(**changes) -> Config:
-    base = dict(
-        num_envs=4,
-        rollout_length=8,
-        total_steps=32,
-        updates_per_chunk=1,
-        hidden_dim=16,
-        num_epochs=2,
-        num_minibatches=2,
-        progress=False,
-        normalize_advantages=False,
+    """The shared tiny config with two epochs, 32 steps and raw advantages, then `changes`."""
+    return opsutil.tiny_config(
+        **{"total_steps": 32, "num_epochs": 2, "normalize_advantages": False, **changes}
     )
-    return Config(**{**base, **changes})
 
 
 def synthetic_batch(learner, params, key):

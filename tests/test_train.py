@@ -8,20 +8,12 @@ import json
 
 import numpy as np
 import pytest
+from opsutil import tiny_config
 
 import harlax
 from harlax.logging import load_params
 
-TINY = harlax.Config(
-    total_steps=128,
-    num_envs=8,
-    rollout_length=8,
-    num_epochs=2,
-    num_minibatches=2,
-    updates_per_chunk=1,
-    hidden_dim=16,
-    progress=False,
-)
+TINY = tiny_config(total_steps=128, num_envs=8, num_epochs=2)
 
 
 E2E_CASES = [

@@ -3,6 +3,11 @@
 `harlax train` takes every Config field as a flag (`harlax train --help`), optionally on
 top of a named preset (`--preset happo`). Integer flags accept scientific notation
 (`--total-steps 1e6`).
+
+Errors the user can fix (a bad config, an unknown preset or name, a missing run directory
+or checkpoint, a checkpoint that does not restore, a run stopped by the NaN guard) are
+printed by `main` as one line, `harlax COMMAND: error: ...`, with exit status 1; any other
+exception is a bug and keeps its traceback (see `user_error`).
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import os
 import re
 import sys
+import types
 
 import numpy as np
 import tyro
 
 from harlax.config import Config
+from harlax.guard import NonFiniteError
 from harlax.named_configs import presets
+from harlax.names import did_you_mean
 
 COMMANDS = {
     "train": "train a configuration (every Config field is a flag; --preset NAME as a base)",
@@ -56,10 +64,14 @@ def _pop_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
 
 
 def parse_train_args(args: list[str]) -> Config:
-    """Config from `harlax train` arguments (validated, so errors come before compiling)."""
+    """Config from `harlax train` arguments, validated (a ValueError naming the field
+    before anything compiles; `main` prints it as one line)."""
     preset, args = _pop_option(args, "--preset")
     if preset is not None and preset not in presets:
-        raise SystemExit(f"harlax train: unknown --preset {preset!r}; use one of {sorted(presets)}")
+        raise ValueError(
+            f"unknown --preset {preset!r}{did_you_mean(preset, presets)}. "
+            f"Fix: use one of {sorted(presets)}"
+        )
     base = presets[preset] if preset else Config()
     config = tyro.cli(
         Config,
@@ -69,10 +81,7 @@ def parse_train_args(args: list[str]) -> Config:
         description="Train a multi-agent policy. Every field of harlax.Config is a flag; "
         "--preset NAME (one of " + ", ".join(sorted(presets)) + ") sets the base values.",
     )
-    try:
-        config.validate()
-    except ValueError as err:
-        raise SystemExit(f"harlax train: {err}") from None
+    config.validate()
     return config
 
 
@@ -177,13 +186,64 @@ def _sweep(args: list[str]) -> None:
     spec = yaml.safe_load(open(args[0]))
     out = out or spec.pop("out", None) or "runs/sweep"
     spec.pop("out", None)
-    try:
-        table = run_grid(spec, out)
-    except ValueError as err:
-        raise SystemExit(f"harlax sweep: {err}") from None
+    table = run_grid(spec, out)
     for label, row in table.items():
         print(f"{label:30s} IQM {row['iqm']:.3f}  95% CI [{row['low']:.3f}, {row['high']:.3f}]")
     print(f"wrote {out}/aggregate.csv and {out}/curves.png")
+
+
+def _raised_in(err: BaseException, package: str) -> bool:
+    """Whether the innermost frame of `err`'s traceback is code of `package`."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return _in_package(tb.tb_frame.f_globals.get("__name__", ""), package)
+
+
+def _restoring_in(err: BaseException, package: str) -> bool:
+    """Whether `err` passed through code of `package` inside a function named `restore*`."""
+    tb: types.TracebackType | None = err.__traceback__
+    restoring = in_package = False
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        restoring |= code.co_name.startswith("restore")
+        in_package |= _in_package(tb.tb_frame.f_globals.get("__name__", ""), package)
+        tb = tb.tb_next
+    return restoring and in_package
+
+
+def _in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def user_error(err: BaseException) -> str | None:
+    """The one-line message for an error the user can fix, or None for a bug.
+
+    User errors: the ValueErrors harlax raises on purpose (config validation,
+    `Config.<field>: ... Fix: ...`; unknown names; run-directory checks: the innermost
+    frame is harlax's own code, so a ValueError from inside JAX or NumPy is still a bug);
+    an ImportError asking for an optional extra (`pip install ...`); `NonFiniteError`
+    (the NaN guard); a missing file or directory (a run directory, its config.json, a
+    checkpoint); and an error raised inside orbax while restoring (a checkpoint that does
+    not fit the run's program, or a damaged one).
+    """
+    if isinstance(err, NonFiniteError):
+        return f"training stopped: {err}"
+    if isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+        if err.filename is None:
+            return str(err)
+        hint = " (not a harlax run directory?)" if str(err.filename).endswith(".json") else ""
+        return f"{err.strerror}: {err.filename}{hint}"
+    if _restoring_in(err, "orbax"):
+        first = str(err).strip().splitlines()[0].rstrip(":") if str(err).strip() else ""
+        return f"the checkpoint did not restore ({type(err).__name__}): {first}"
+    if isinstance(err, ValueError) and _raised_in(err, "harlax"):
+        return " ".join(str(err).split())
+    if isinstance(err, ImportError) and "pip install" in str(err):
+        return " ".join(str(err).split())
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -193,7 +253,9 @@ def main(argv: list[str] | None = None) -> None:
         for name, text in COMMANDS.items():
             print(f"  {name:8s} {text}")
         if argv and argv[0] not in ("-h", "--help"):
-            raise SystemExit(f"harlax: unknown command {argv[0]!r}")
+            raise SystemExit(
+                f"harlax: error: unknown command {argv[0]!r}{did_you_mean(argv[0], COMMANDS)}"
+            )
         return
     handlers = {
         "train": _train,
@@ -204,7 +266,14 @@ def main(argv: list[str] | None = None) -> None:
         "aggregate": _aggregate,
         "sweep": _sweep,
     }
-    handlers[argv[0]](argv[1:])
+    try:
+        handlers[argv[0]](argv[1:])
+    except Exception as err:
+        message = user_error(err)
+        if message is None:
+            raise  # a bug: keep the traceback
+        # SystemExit with a string: the interpreter prints it on stderr and exits with 1.
+        raise SystemExit(f"harlax {argv[0]}: error: {message}") from None
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harlax.envs.jaxmarl import JaxMARLAdapter
+from harlax.names import did_you_mean
 
 SMAX_NAMES = ("SMAX", "HeuristicEnemySMAX")
 MAMUJOCO_PREFIX = "mamujoco:"
@@ -35,7 +36,8 @@ def env_names() -> list[str]:
 
 
 def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
-    """Raise ValueError for an unknown name or SMAX map, listing the valid ones."""
+    """Raise ValueError for an unknown name or SMAX map, naming the nearest valid one (if
+    any is close) and listing them all."""
     if name.startswith(MAMUJOCO_PREFIX):
         try:
             from harlax.envs.mamujoco import SCENARIOS
@@ -45,18 +47,20 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
             ) from err
         scenario = name[len(MAMUJOCO_PREFIX) :]
         if scenario not in SCENARIOS:
+            valid = [MAMUJOCO_PREFIX + s for s in SCENARIOS]
             raise ValueError(
-                f"Config.env: unknown MaMuJoCo scenario {scenario!r}. Fix: use "
-                f"one of {[MAMUJOCO_PREFIX + s for s in SCENARIOS]}"
+                f"Config.env: unknown MaMuJoCo scenario {scenario!r}"
+                f"{did_you_mean(name, valid)}. Fix: use one of {valid}"
             )
         return
     if name.startswith(MATRIX_PREFIX):
         from harlax.envs.matrix import GAMES
 
         if name[len(MATRIX_PREFIX) :] not in GAMES:
+            valid = [MATRIX_PREFIX + g for g in GAMES]
             raise ValueError(
-                f"Config.env: unknown matrix game {name!r}. Fix: use one of "
-                f"{[MATRIX_PREFIX + g for g in GAMES]}"
+                f"Config.env: unknown matrix game {name!r}{did_you_mean(name, valid)}. "
+                f"Fix: use one of {valid}"
             )
         return
     from harlax.envs.mabrax import INSTALL_FIX, SCENARIOS, brax_available
@@ -65,8 +69,10 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
         raise ValueError(f"Config.env: {name!r} is a MABrax scenario. Fix: {INSTALL_FIX}")
     _, registered = _jaxmarl()
     if name not in registered:
+        valid = sorted(env_names())
         raise ValueError(
-            f"Config.env: unknown environment {name!r}. Fix: use one of {sorted(env_names())}"
+            f"Config.env: unknown environment {name!r}{did_you_mean(name, valid)}. "
+            f"Fix: use one of {valid}"
         )
     if name in SMAX_NAMES:
         from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
@@ -74,7 +80,8 @@ def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
         map_name = env_kwargs.get("map_name", "3m")
         if map_name not in MAP_NAME_TO_SCENARIO:
             raise ValueError(
-                f"Config.env_kwargs['map_name']: unknown SMAX map {map_name!r}. "
+                f"Config.env_kwargs['map_name']: unknown SMAX map {map_name!r}"
+                f"{did_you_mean(map_name, MAP_NAME_TO_SCENARIO)}. "
                 f"Fix: use one of {sorted(MAP_NAME_TO_SCENARIO)}"
             )
 
