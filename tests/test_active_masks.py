@@ -11,7 +11,8 @@ from opsutil import tiny_config
 
 import harlax
 from harlax import returns
-from harlax.algos.onpolicy import CriticBatch, PolicyBatch
+from harlax.algos.batches import CriticBatch, PolicyBatch
+from harlax.algos.policy_steps import clip_loss
 
 SMAX = tiny_config(
     env="SMAX", env_kwargs={"map_name": "3m"}, num_envs=2, num_minibatches=1, hidden_dim=8
@@ -83,16 +84,16 @@ def test_clip_loss_with_inactive_samples_is_the_loss_without_them(mappo):
     batch = _policy_batch(mappo.env, jax.random.PRNGKey(2))
     masked = batch._replace(active=jnp.asarray(mask))
     agents = jnp.arange(K)
-    loss, aux = mappo.clip_loss(params, agents, masked)
-    ref_loss, ref_aux = mappo.clip_loss(params, agents, _without_inactive(batch, mask))
+    loss, aux = clip_loss(mappo, params, agents, masked)
+    ref_loss, ref_aux = clip_loss(mappo, params, agents, _without_inactive(batch, mask))
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-6, atol=1e-7)
     for name in ("entropy", "clip_frac", "approx_kl"):
         np.testing.assert_allclose(aux[name], ref_aux[name], rtol=1e-6, atol=1e-7)
-    full_loss, _ = mappo.clip_loss(params, agents, batch)
+    full_loss, _ = clip_loss(mappo, params, agents, batch)
     assert abs(float(full_loss) - float(ref_loss)) > 1e-3  # the inactive samples do matter
     # Gradients too: what the optimiser sees is the loss of the active samples.
-    grad = jax.grad(lambda p: mappo.clip_loss(p, agents, masked)[0])(params)
-    ref_grad = jax.grad(lambda p: mappo.clip_loss(p, agents, _without_inactive(batch, mask))[0])(
+    grad = jax.grad(lambda p: clip_loss(mappo, p, agents, masked)[0])(params)
+    ref_grad = jax.grad(lambda p: clip_loss(mappo, p, agents, _without_inactive(batch, mask))[0])(
         params
     )
     jax.tree.map(

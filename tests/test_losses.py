@@ -6,7 +6,13 @@ import jax
 import numpy as np
 import pytest
 
-from harlax.losses import clipped_value_loss, regression_loss
+from harlax.losses import (
+    clipped,
+    clipped_surrogate,
+    clipped_value_loss,
+    regression_loss,
+    sample_kl,
+)
 
 
 def huber_loop(e: float, delta: float) -> float:
@@ -45,3 +51,28 @@ def test_clipped_value_loss_matches_a_loop(kind, jit):
         [loss(float(v - t)) for v, t in zip(value, target, strict=True)],
         rtol=1e-5,
     )
+
+
+def surrogate_loop(r: float, a: float, eps: float) -> float:
+    """PPO's clipped objective by cases (Schulman et al. 2017, eq. 7)."""
+    if a >= 0:
+        return min(r, 1 + eps) * a
+    return max(r, 1 - eps) * a
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_ppo_surrogate_clip_fraction_and_sample_kl_match_their_formulas(jit):
+    rng = np.random.default_rng(3)
+    log_ratio = rng.normal(0.0, 0.4, 64).astype(np.float32)
+    advantage = rng.normal(0.0, 2.0, 64).astype(np.float32)
+    eps = 0.2
+    wrap = (lambda f, *static: jax.jit(f, static_argnums=static)) if jit else (lambda f, *_: f)
+    got = wrap(clipped_surrogate, 2)(log_ratio, advantage, eps)
+    ratio = np.exp(log_ratio.astype(np.float64))
+    want = [surrogate_loop(r, a, eps) for r, a in zip(ratio, advantage, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    outside = [not (1 - eps <= r <= 1 + eps) for r in ratio]
+    np.testing.assert_array_equal(wrap(clipped, 1)(log_ratio, eps), outside)
+    kl = wrap(sample_kl)(log_ratio)
+    np.testing.assert_allclose(kl, ratio - 1 - np.log(ratio), rtol=1e-4, atol=1e-6)
+    assert (np.asarray(kl) >= 0).all()

@@ -58,7 +58,7 @@ def rollout(learner, state, lead, action, reward, terminated, truncated, bootstr
         lambda x: jnp.broadcast_to(x[0], lead + x.shape[1:]), state.runner.env_state.observation
     )
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(lead) :]), obs)
-    value_of = lambda a: learner.q_critic.value(
+    value_of = lambda a: learner.critic_fns.value(
         state.actor_params, state.critic_params, flat, a.reshape(-1, 2), None
     ).reshape(lead + (2,))
     zeros = jnp.zeros(lead)
@@ -89,7 +89,7 @@ def test_return_signal_is_the_lambda_return_minus_the_baseline():
     last_value = jnp.asarray(rng.normal(size=(b, 2)), jnp.float32)
     key = jax.random.PRNGKey(4)
     signal, target, _ = jax.jit(learner.actor_signal)(state, tr, last_value, key)
-    baseline, _ = learner.q_critic.baseline_values(
+    baseline, _ = learner.critic_fns.baseline_values(
         state.actor_params, state.critic_params, tr, jax.random.PRNGKey(9)
     )  # discrete heads: no sampling, so any key gives the same baseline
 
@@ -131,7 +131,7 @@ def test_every_baseline_is_unbiased_with_either_signal(baseline, q_signal):
     signal, _, _ = learner.actor_signal(state, tr, jnp.zeros((len(JOINT), 2)), None)
     signal = np.asarray(signal[0], np.float64)  # [9, A]
 
-    logits = learner.q_critic.policy_out(state.actor_params, tr.obs.obs)[0, 0]  # [A, U]
+    logits = learner.critic_fns.policy_out(state.actor_params, tr.obs.obs)[0, 0]  # [A, U]
     q_hat = np.asarray(returns.denormalize(state.value_norm, tr.value[0]))  # [9, A]
     for i in range(2):
         # Qhat_i over the joint-action table [U, U]

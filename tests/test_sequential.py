@@ -11,7 +11,7 @@ import numpy as np
 import opsutil
 import pytest
 
-from harlax.algos.onpolicy import PolicyBatch
+from harlax.algos.batches import PolicyBatch
 from harlax.algos.sequential import agent_order, sequential_update
 from harlax.config import Config
 from harlax.train import make_train

@@ -9,56 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
+
+def _point(critic: str, baseline: str, scheme: str, step: str, share: bool, **extra: Any):
+    return dict(
+        critic=critic, baseline=baseline, scheme=scheme, step=step, share_params=share, **extra
+    )
+
+
 # The famous points of the on-policy space: (critic, baseline, scheme, step, share_params).
 ALGOS: dict[str, dict[str, Any]] = {
-    "ippo": dict(
-        critic="local_v", baseline="gae", scheme="simultaneous", step="clip", share_params=True
-    ),
-    "mappo": dict(
-        critic="central_v", baseline="gae", scheme="simultaneous", step="clip", share_params=True
-    ),
-    "happo": dict(
-        critic="central_v", baseline="gae", scheme="sequential", step="clip", share_params=False
-    ),
-    "hatrpo": dict(
-        critic="central_v",
-        baseline="gae",
-        scheme="sequential",
-        step="trust_region",
-        share_params=False,
-    ),
-    "trpo": dict(
-        critic="central_v",
-        baseline="gae",
-        scheme="simultaneous",
-        step="trust_region",
-        share_params=False,
-    ),
+    "ippo": _point("local_v", "gae", "simultaneous", "clip", True),
+    "mappo": _point("central_v", "gae", "simultaneous", "clip", True),
+    "happo": _point("central_v", "gae", "sequential", "clip", False),
+    "hatrpo": _point("central_v", "gae", "sequential", "trust_region", False),
+    "trpo": _point("central_v", "gae", "simultaneous", "trust_region", False),
     # Kuba et al. (NeurIPS 2021): the optimal baseline on a centralised Q critic.
     # Like the paper's code, the OB is subtracted from the lambda-return (q_signal "return").
-    "mappo_ob": dict(
-        critic="central_q", baseline="ob", scheme="simultaneous", step="clip", share_params=True
-    ),
-    "happo_ob": dict(
-        critic="central_q", baseline="ob", scheme="sequential", step="clip", share_params=False
-    ),
-    "hatrpo_ob": dict(
-        critic="central_q",
-        baseline="ob",
-        scheme="sequential",
-        step="trust_region",
-        share_params=False,
-    ),
+    "mappo_ob": _point("central_q", "ob", "simultaneous", "clip", True),
+    "happo_ob": _point("central_q", "ob", "sequential", "clip", False),
+    "hatrpo_ob": _point("central_q", "ob", "sequential", "trust_region", False),
     # COMA-style actor-critic: counterfactual baseline on the same Q critic, subtracted
     # from the critic's own estimate Q(s, a) as in COMA.
-    "coma": dict(
-        critic="central_q",
-        baseline="coma",
-        scheme="simultaneous",
-        step="clip",
-        share_params=True,
-        q_signal="critic",
-    ),
+    "coma": _point("central_q", "coma", "simultaneous", "clip", True, q_signal="critic"),
 }
 
 # Off-policy learners (algos/maddpg.py): MADDPG and its decentralised-critic ablation.

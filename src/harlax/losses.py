@@ -42,3 +42,22 @@ def clipped_value_loss(
         clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
         loss = jnp.maximum(loss, regression_loss(clipped - target, kind, huber_delta))
     return loss
+
+
+def clipped_surrogate(log_ratio: Array, advantage: Array, clip_eps: float) -> Array:
+    """`[...]` PPO's clipped surrogate objective per sample (to be maximised):
+    `min(r A, clip(r, 1 - eps, 1 + eps) A)` with `r = exp(log_ratio)`."""
+    ratio = jnp.exp(log_ratio)
+    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
+    return jnp.minimum(ratio * advantage, clipped * advantage)
+
+
+def clipped(log_ratio: Array, clip_eps: float) -> Array:
+    """`[...]` bool: the ratio `exp(log_ratio)` lies outside `[1 - eps, 1 + eps]`."""
+    return jnp.abs(jnp.exp(log_ratio) - 1.0) > clip_eps
+
+
+def sample_kl(log_ratio: Array) -> Array:
+    """`[...]` the per-sample estimate `(r - 1) - log r` of KL(old || new), `r` the ratio
+    new / old (unbiased, non-negative)."""
+    return jnp.exp(log_ratio) - 1.0 - log_ratio

@@ -242,12 +242,6 @@ class AgentNet:
             params, jnp.arange(self.num_agents), hidden, x, first
         )
 
-    def agent_params(self, params: PyTree, index: Array) -> PyTree:
-        """Agent `index`'s parameters (dynamic gather; shared params are returned as is)."""
-        if self.shared:
-            return params
-        return jax.tree.map(lambda p: p[index], params)
-
 
 TORSO_FIELDS = ("hidden_dim", "num_layers", "activation", "feature_norm", "layer_norm")
 

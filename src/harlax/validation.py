@@ -79,7 +79,7 @@ def _check_choice(field_name: str, value: Any, valid: tuple[str, ...]) -> None:
         )
 
 
-def _check_positive_ints(c: Config, names: tuple[str, ...]) -> None:
+def _check_positive_ints(c: Config, names: list[str]) -> None:
     for name in names:
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -89,55 +89,27 @@ def _check_positive_ints(c: Config, names: tuple[str, ...]) -> None:
 # Fields that only some learners read (harlax.algos.onpolicy, harlax.algos.maddpg). Set to a
 # value other than its default where the chosen learner ignores it, a field is refused:
 # a run must never silently differ from what its config says.
-OFFPOLICY_FIELDS = (
-    "buffer_size",
-    "batch_size",
-    "learning_starts",
-    "gradient_steps",
-    "tau",
-    "exploration_noise",
-    "gumbel_temperature",
-    "gumbel_hard",
-    "action_reg",
-    "centralised_critic",
-    "adversary_algo",
-    "infer_policies",
-    "inference_ent_coef",
-    "ensemble_size",
+OFFPOLICY_FIELDS = tuple(
+    (
+        "buffer_size batch_size learning_starts gradient_steps tau exploration_noise "
+        "gumbel_temperature gumbel_hard action_reg centralised_critic adversary_algo "
+        "infer_policies inference_ent_coef ensemble_size"
+    ).split()
 )
-TRUST_REGION_FIELDS = (
-    "kl_threshold",
-    "cg_iters",
-    "cg_damping",
-    "line_search_steps",
-    "accept_ratio",
-    "backtrack_coef",
+TRUST_REGION_FIELDS = tuple(
+    ("kl_threshold cg_iters cg_damping line_search_steps accept_ratio backtrack_coef").split()
 )
 CLIP_FIELDS = ("lr", "clip_eps", "ent_coef")  # the PPO actor's (the critic's are its own)
 ONPOLICY_FIELDS = (
-    "critic",
-    "baseline",
-    "scheme",
-    "step",
-    "share_params",
-    "fixed_order",
-    "num_epochs",
-    "num_minibatches",
-    "anneal_lr",
-    "gae_lambda",
-    "value_clip_eps",
-    "value_loss",
-    "huber_delta",
-    "value_norm",
-    "normalize_advantages",
-    "use_policy_active_masks",
-    "use_value_active_masks",
-    "q_signal",
-    "ob_samples",
-    "grad_variance_splits",
-    "clip_eps",
-    "ent_coef",
-    *TRUST_REGION_FIELDS,
+    tuple(
+        (
+            "critic baseline scheme step share_params fixed_order num_epochs num_minibatches "
+            "anneal_lr gae_lambda value_clip_eps value_loss huber_delta value_norm "
+            "normalize_advantages use_policy_active_masks use_value_active_masks q_signal "
+            "ob_samples grad_variance_splits clip_eps ent_coef"
+        ).split()
+    )
+    + TRUST_REGION_FIELDS
 )
 
 
@@ -264,18 +236,9 @@ def derive(config: Config) -> Derived:
     _check_positive_ints(
         c,
         (
-            "num_seeds",
-            "total_steps",
-            "num_envs",
-            "rollout_length",
-            "num_epochs",
-            "num_minibatches",
-            "updates_per_chunk",
-            "hidden_dim",
-            "num_layers",
-            "cg_iters",
-            "line_search_steps",
-        ),
+            "num_seeds total_steps num_envs rollout_length num_epochs num_minibatches "
+            "updates_per_chunk hidden_dim num_layers cg_iters line_search_steps"
+        ).split(),
     )
     for name in ("lr", "critic_lr", "max_grad_norm", "kl_threshold", "huber_delta"):
         value = getattr(c, name)
@@ -354,19 +317,10 @@ def derive_offpolicy(config: Config) -> Derived:
     _check_positive_ints(
         c,
         (
-            "num_seeds",
-            "total_steps",
-            "num_envs",
-            "rollout_length",
-            "updates_per_chunk",
-            "hidden_dim",
-            "num_layers",
-            "buffer_size",
-            "batch_size",
-            "learning_starts",
-            "gradient_steps",
-            "ensemble_size",
-        ),
+            "num_seeds total_steps num_envs rollout_length updates_per_chunk "
+            "hidden_dim num_layers buffer_size batch_size learning_starts "
+            "gradient_steps ensemble_size"
+        ).split(),
     )
     for name in ("lr", "critic_lr", "max_grad_norm", "gumbel_temperature"):
         if not getattr(c, name) > 0:

@@ -19,63 +19,45 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from harlax import returns
+from harlax.algos.batches import CriticBatch, PolicyBatch, make_optimizer, prepare
 from harlax.algos.grad_variance import minibatch_gradient_variance
-from harlax.algos.minibatch import flatten_time, joint_minibatch_epochs, minibatch_epochs
+from harlax.algos.minibatch import joint_minibatch_epochs, minibatch_epochs
+from harlax.algos.policy_steps import POLICY_STEPS, clip_loss
 from harlax.algos.q_critic import QCritic
 from harlax.algos.sequential import agent_keys, sequential_update
+from harlax.algos.v_critic import VCritic
 from harlax.config import Config
 from harlax.distributions import make_head
 from harlax.layout import for_each_agent, initial_hidden_batch, rollout_agent_major
 from harlax.losses import clipped_value_loss
 from harlax.nets import AgentNet, make_nets, make_q_critic
 from harlax.returns import masked_mean
-from harlax.rollout import critic_input, make_rollout, mode_action
-from harlax.trust_region import trust_region_step
-from harlax.types import Array, LearnerState, Observation, PyTree, RunnerState, Transition
+from harlax.rollout import make_rollout, mode_action
+from harlax.types import (
+    Array,
+    LearnerState,
+    Observation,
+    PyTree,
+    RunnerState,
+    Transition,
+    ValueNormState,
+)
 from harlax.validation import Derived
 
 
-class PolicyBatch(NamedTuple):
-    """Actor training data; leaves `[K, T, N, ...]` (init_hidden `[K, 1, N, H]`)."""
+class Collected(NamedTuple):
+    """One rollout made ready for training (see `OnPolicyLearner.collect`)."""
 
-    obs: Array  # [K, T, N, O]
-    avail: Array  # [K, T, N, U]
-    action: Array  # [K, T, N] or [K, T, N, U]
-    old_log_prob: Array  # [K, T, N]
-    advantage: Array  # [K, T, N]
-    first: Array  # [K, T, N]
-    init_hidden: Array  # [K, 1, N, H]
-    active: Array | None = None  # [K, T, N] bool; None: every sample counts
-
-
-class CriticBatch(NamedTuple):
-    """Critic training data; leaves `[A, T, N, ...]` (init_hidden `[A, 1, N, H]`)."""
-
-    x: Array  # [A, T, N, D]
-    target: Array  # [A, T, N] (normalised scale if value_norm)
-    old_value: Array  # [A, T, N]
-    first: Array  # [A, T, N]
-    init_hidden: Array  # [A, 1, N, H]
-    own_action: Array | None = None  # [A, T, N] int: the head trained (discrete Q critic)
-    active: Array | None = None  # [A, T, N] bool; None: every sample counts
-
-
-def prepare(batch: NamedTuple, recurrent: bool) -> NamedTuple:
-    """Feed-forward nets train on shuffled single steps: `[K, T, N]` -> `[K, 1, T*N]`."""
-    if recurrent:
-        return batch
-    k, t, n = batch.first.shape
-    return flatten_time(batch._replace(init_hidden=jnp.zeros((k, t, n, 0))))
-
-
-def make_optimizer(lr: float, config: Config, derived: Derived, steps_per_update: int):
-    """Adam with gradient clipping, optionally with linear learning-rate decay to 0."""
-    if config.anneal_lr:
-        lr = optax.linear_schedule(lr, 0.0, derived.num_updates * steps_per_update)
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+    runner: RunnerState  # after the rollout
+    transitions: Transition  # leaves [T, B, ...]
+    advantage: Array  # [T, B, A] raw (before standardising): the actor's signal
+    target: Array  # [T, B, A] critic targets (normalised scale if value_norm)
+    value_norm: ValueNormState  # updated with this rollout's targets
+    policy: PolicyBatch
+    critic: CriticBatch
+    signal_metrics: dict
 
 
 class OnPolicyLearner:
@@ -94,12 +76,14 @@ class OnPolicyLearner:
         # A shared actor under the simultaneous clip step trains side by side with the
         # critic: one shuffle and one loop of minibatch steps for both (`update_together`).
         self.fused = derived.scheme == "simultaneous" and derived.step == "clip" and actor.shared
+        self.policy_step = POLICY_STEPS[derived.step]  # the step, chosen once
         sgd_steps = config.num_epochs * config.num_minibatches
         self.actor_tx = make_optimizer(config.lr, config, derived, sgd_steps)
         self.critic_tx = make_optimizer(config.critic_lr, config, derived, sgd_steps)
-        self.q_critic = None
+        # The critic, chosen once: its signal for the actor, its batch, its rollout value.
+        self.critic_fns = VCritic(critic, self.central)
         if derived.critic == "central_q":
-            self.q_critic = QCritic(
+            self.critic_fns = QCritic(
                 actor,
                 critic,
                 head,
@@ -116,7 +100,7 @@ class OnPolicyLearner:
             head,
             self.central,
             config.rollout_length,
-            q_value=self.q_critic.value if self.q_critic else None,
+            q_value=self.critic_fns.rollout_value,
         )
 
     # ------------------------------------------------------------------ init
@@ -176,69 +160,18 @@ class OnPolicyLearner:
         )
         return out
 
-    def clip_loss(self, params, agent_index, batch: PolicyBatch):
-        c = self.config
-        out = self.policy_out(params, agent_index, batch)
-        log_ratio = self.head.log_prob(out, batch.avail, batch.action) - batch.old_log_prob
-        ratio = jnp.exp(log_ratio)
-        clipped = jnp.clip(ratio, 1.0 - c.clip_eps, 1.0 + c.clip_eps)
-        surrogate = jnp.minimum(ratio * batch.advantage, clipped * batch.advantage)
-        mean = lambda x: masked_mean(x, batch.active)
-        entropy = mean(self.head.entropy(out, batch.avail))
-        loss = -mean(surrogate) - c.ent_coef * entropy
-        return loss, {
-            "entropy": entropy,
-            "clip_frac": mean(jnp.abs(ratio - 1.0) > c.clip_eps),
-            # Sample estimate of KL(old || current) on the minibatch: E[(r - 1) - log r].
-            "approx_kl": jax.lax.stop_gradient(mean(ratio - 1.0 - log_ratio)),
-        }
-
     def update_policy(self, params, opt_state, batch: PolicyBatch, agent_index, key):
         """One parameter set's step on its batch: `(params, opt_state, new_log_prob
-        [K, T, N], metrics)`. The step is PPO clip epochs or one trust-region step.
-        Metric `kl` is the exact mean KL(old || new) over the batch (its active samples)."""
-        c = self.config
-        mean = lambda x: masked_mean(x, batch.active)
+        [K, T, N], metrics)`, by the step chosen at construction (`harlax.algos.policy_steps`:
+        PPO clip epochs or one trust-region step). Metric `kl` is the exact mean
+        KL(old || new) over the batch (its active samples)."""
         old_out = jax.lax.stop_gradient(self.policy_out(params, agent_index, batch))
-        metrics = {}
-        if self.derived.step == "clip":
-            loss = lambda p, mb: self.clip_loss(p, agent_index, mb)
-            params, opt_state, metrics = minibatch_epochs(
-                key, params, opt_state, batch, loss, self.actor_tx, c.num_epochs, c.num_minibatches
-            )
-        else:
-
-            def log_prob(p):
-                out = self.policy_out(p, agent_index, batch)
-                return out, self.head.log_prob(out, batch.avail, batch.action)
-
-            def surrogate(p):
-                _, lp = log_prob(p)
-                return mean(jnp.exp(lp - batch.old_log_prob) * batch.advantage)
-
-            def mean_kl(p):
-                out, _ = log_prob(p)
-                return mean(self.head.kl(old_out, out, batch.avail))
-
-            params, info = trust_region_step(
-                params,
-                surrogate,
-                mean_kl,
-                c.kl_threshold,
-                c.cg_iters,
-                c.cg_damping,
-                c.line_search_steps,
-                c.accept_ratio,
-                c.backtrack_coef,
-            )
-            metrics = {
-                "step_fraction": info.fraction,
-                "step_accepted": info.accepted,
-                "improvement": info.improvement,
-            }
+        params, opt_state, metrics = self.policy_step(
+            self, params, opt_state, batch, agent_index, key, old_out
+        )
         new_out = self.policy_out(params, agent_index, batch)
         new_log_prob = self.head.log_prob(new_out, batch.avail, batch.action)
-        metrics["kl"] = mean(self.head.kl(old_out, new_out, batch.avail))
+        metrics["kl"] = masked_mean(self.head.kl(old_out, new_out, batch.avail), batch.active)
         return params, opt_state, new_log_prob, metrics
 
     def _update_one_agent(self, params, opt_state, batch: PolicyBatch, agent_index, key):
@@ -313,7 +246,7 @@ class OnPolicyLearner:
             (state.actor_params, state.critic_params),
             (state.actor_opt_state, state.critic_opt_state),
             (prepare(policy, c.recurrent), prepare(critic, c.recurrent)),
-            (lambda p, mb: self.clip_loss(p, jnp.arange(a), mb), self.critic_loss),
+            (lambda p, mb: clip_loss(self, p, jnp.arange(a), mb), self.critic_loss),
             (self.actor_tx, self.critic_tx),
             c.num_epochs,
             c.num_minibatches,
@@ -344,17 +277,15 @@ class OnPolicyLearner:
         critic: its targets are the same lambda-returns (of Q), and the signal is
         `Qhat - b(s, a^{-i})` from `QCritic.signal`."""
         advantage, target = self.advantages(state.value_norm, tr, last_value)
-        if self.q_critic is None:
-            return advantage, target, {}
-        signal, metrics = self.q_critic.signal(
-            state.actor_params, state.critic_params, state.value_norm, tr, key, target
+        signal, metrics = self.critic_fns.actor_signal(
+            state.actor_params, state.critic_params, state.value_norm, tr, key, advantage, target
         )
         return signal, target, metrics
 
-    def update(self, state: LearnerState) -> tuple[LearnerState, dict]:
-        """Collect one rollout and update actor and critic. Metrics are scalars or `[A]`."""
+    def collect(self, state: LearnerState, key: Array, rollout_key: Array) -> Collected:
+        """One rollout and what training needs of it: advantages (the actor's signal),
+        critic targets (normalised by the updated value norm), and the two batches."""
         c, a = self.config, self.num_agents
-        key, rollout_key, actor_key, critic_key = jax.random.split(state.key, 4)
         runner0 = state.runner
         runner, tr, last_value = self.rollout(
             state.actor_params, state.critic_params, runner0, rollout_key
@@ -382,19 +313,27 @@ class OnPolicyLearner:
             init_hidden=initial_hidden_batch(runner0.actor_hidden),
             active=None if policy_active is None else rollout_agent_major(policy_active),
         )
+        x, own_action = self.critic_fns.batch_inputs(tr)
         critic_batch = CriticBatch(
-            x=rollout_agent_major(critic_input(tr.obs, self.central, a)),
+            x=rollout_agent_major(x),
             target=rollout_agent_major(target),
             old_value=rollout_agent_major(tr.value),
             first=first,
             init_hidden=initial_hidden_batch(runner0.critic_hidden),
+            own_action=None if own_action is None else rollout_agent_major(own_action),
             active=rollout_agent_major(tr.active) if self.value_masks else None,
         )
-        if self.q_critic is not None:
-            critic_batch = critic_batch._replace(
-                x=rollout_agent_major(self.q_critic.inputs(tr.obs.state, tr.action)),
-                own_action=rollout_agent_major(tr.action) if self.q_critic.discrete else None,
-            )
+        return Collected(
+            runner, tr, advantage, target, value_norm, policy_batch, critic_batch, signal_metrics
+        )
+
+    def update(self, state: LearnerState) -> tuple[LearnerState, dict]:
+        """Collect one rollout and update actor and critic. Metrics are scalars or `[A]`."""
+        c = self.config
+        key, rollout_key, actor_key, critic_key = jax.random.split(state.key, 4)
+        runner, tr, advantage, target, value_norm, policy_batch, critic_batch, signal_metrics = (
+            self.collect(state, key, rollout_key)
+        )
         if self.fused:
             (actor_params, actor_opt, actor_metrics, critic_params, critic_opt, critic_m) = (
                 self.update_together(state, policy_batch, critic_batch, actor_key)

@@ -129,6 +129,30 @@ class QCritic:
             one_step, (tr.obs.state, tr.action, mean, jnp.exp(log_std), tr.obs.avail, keys)
         )
 
+    @property
+    def rollout_value(self):
+        """The rollout's value of each step (`QCritic.value`: Q of the taken joint action)."""
+        return self.value
+
+    def batch_inputs(self, tr: Transition) -> tuple[Array, Array | None]:
+        """The critic's training input `[T, B, A, D]` (state and joint action) and, for the
+        discrete critic, the own action whose head is trained `[T, B, A]`."""
+        return self.inputs(tr.obs.state, tr.action), tr.action if self.discrete else None
+
+    def actor_signal(
+        self,
+        actor_params: PyTree,
+        critic_params: PyTree,
+        value_norm: ValueNormState,
+        tr: Transition,
+        key: Array,
+        advantage: Array,
+        target: Array,
+    ) -> tuple[Array, dict]:
+        """`(signal [T, B, A], metrics)` of the critic interface: `signal` with the
+        lambda-return `target` (the GAE `advantage` of Q is not used)."""
+        return self.signal(actor_params, critic_params, value_norm, tr, key, target)
+
     def signal(
         self,
         actor_params: PyTree,

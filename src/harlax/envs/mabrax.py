@@ -69,3 +69,17 @@ def make_mabrax(scenario: str, **kwargs: Any) -> MABraxTeam:
     if not brax_available():
         raise ValueError(f"Config.env: {scenario!r} is a MABrax scenario. Fix: {INSTALL_FIX}")
     return MABraxTeam(scenario, **kwargs)
+
+
+# ---------------------------------------------------------------------- registry family
+def names() -> list[str]:
+    return list(SCENARIOS)
+
+
+def check(name: str, env_kwargs: dict) -> None:
+    if not brax_available():
+        raise ValueError(f"Config.env: {name!r} is a MABrax scenario. Fix: {INSTALL_FIX}")
+
+
+def make(name: str, **kwargs: Any) -> MABraxTeam:
+    return make_mabrax(name, **kwargs)

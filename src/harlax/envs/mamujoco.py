@@ -269,3 +269,19 @@ def make_mamujoco(scenario: str, **kwargs) -> MaMuJoCo:
         raise ValueError(f"unknown MaMuJoCo scenario {scenario!r}; valid: {SCENARIOS}")
     robot, agent_conf = scenario.split("-", 1)
     return MaMuJoCo(robot, agent_conf, **kwargs)
+
+
+# ---------------------------------------------------------------------- registry family
+PREFIX = "mamujoco:"  # harlax.envs.registry: names are "mamujoco:<scenario>"
+
+
+def names() -> list[str]:
+    return [PREFIX + s for s in SCENARIOS]
+
+
+def check(name: str, env_kwargs: dict) -> None:
+    """The name is checked by the registry; the scenario's kwargs by `make_mamujoco`."""
+
+
+def make(name: str, **kwargs) -> MaMuJoCo:
+    return make_mamujoco(name[len(PREFIX) :], **kwargs)

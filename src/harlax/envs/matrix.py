@@ -156,3 +156,19 @@ TEAM_GAMES: dict[str, np.ndarray] = {
 """Cooperative games for checking learners exactly (every agent gets the team payoff)."""
 
 __all__ += ["TEAM_GAMES", "coordination_game"]
+
+
+# ---------------------------------------------------------------------- registry family
+PREFIX = "matrix:"  # harlax.envs.registry: names are "matrix:<game>"
+
+
+def names() -> list[str]:
+    return [PREFIX + game for game in GAMES]
+
+
+def check(name: str, env_kwargs: dict) -> None:
+    """The name is checked by the registry; a matrix game takes only its own kwargs."""
+
+
+def make(name: str, **kwargs) -> MatrixGameEnv:
+    return MatrixGameEnv(name[len(PREFIX) :], **kwargs)

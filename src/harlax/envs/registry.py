@@ -1,114 +1,98 @@
-"""make_env(name, **kwargs): JaxMARL environments by registry name, plus harlax's own."""
+"""make_env(name, **kwargs): environments by name, one row per family in `FAMILIES`.
+
+A family is a module of `harlax.envs` with three functions:
+
+    names() -> list[str]                 every name of the family (full names)
+    check(name, env_kwargs) -> None      ValueError naming the Config field and the fix
+    make(name, **kwargs)                 the environment (JaxMARL's dict-of-agents API)
+
+and a row here: its module, the prefix its names start with ("" for a family that lists
+its names, tried in order after the prefixed ones), and the install fix when the module
+cannot be imported. Adding a family is one new module and one row.
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from harlax.envs.jaxmarl import JaxMARLAdapter
 from harlax.names import did_you_mean
 
-SMAX_NAMES = ("SMAX", "HeuristicEnemySMAX")
-MAMUJOCO_PREFIX = "mamujoco:"
-MATRIX_PREFIX = "matrix:"
+
+@dataclass(frozen=True)
+class EnvFamily:
+    module: str  # harlax.envs.<name>, imported only when one of its names is used
+    prefix: str = ""  # its names start with this; "" : the family lists its names
+    install: str | None = None  # the fix when the module cannot be imported
+
+    def load(self) -> ModuleType | None:
+        """The family's module, or None where an optional extra is missing."""
+        try:
+            return importlib.import_module(self.module)
+        except ImportError:
+            if self.install is None:
+                raise
+            return None
 
 
-def _jaxmarl():
-    from harlax.envs._quiet import import_jaxmarl_quietly
-
-    import_jaxmarl_quietly()
-    import jaxmarl
-    from jaxmarl.registration import registered_envs
-
-    return jaxmarl, registered_envs
+FAMILIES = (
+    EnvFamily("harlax.envs.mamujoco", "mamujoco:", "pip install 'harlax[mujoco]'"),
+    EnvFamily("harlax.envs.matrix", "matrix:"),
+    EnvFamily("harlax.envs.mabrax"),  # MABrax scenarios under JaxMARL's names
+    EnvFamily("harlax.envs.jaxmarl_registry"),  # JaxMARL's registry (MPE, SMAX, ...)
+)
 
 
 def env_names() -> list[str]:
-    """Every environment name `make_env` accepts (MaMuJoCo names when installed)."""
-    _, registered = _jaxmarl()
-    names = list(registered)
-    try:
-        from harlax.envs.mamujoco import SCENARIOS
-    except ImportError:
-        SCENARIOS = ()
-    from harlax.envs.matrix import GAMES
+    """Every environment name `make_env` accepts (optional families when installed)."""
+    names: list[str] = []
+    for family in FAMILIES:
+        module = family.load()
+        if module is not None:
+            names += [n for n in module.names() if n not in names]
+    return names
 
-    return names + [MAMUJOCO_PREFIX + s for s in SCENARIOS] + [MATRIX_PREFIX + g for g in GAMES]
+
+def _family_of(name: str) -> ModuleType:
+    """The module of the family `name` belongs to; ValueError (with the nearest valid name)
+    if none."""
+    for family in FAMILIES:
+        if family.prefix and name.startswith(family.prefix):
+            module = family.load()
+            if module is None:
+                raise ValueError(f"Config.env: {name!r} needs an extra. Fix: {family.install}")
+            if name not in module.names():
+                valid = module.names()
+                raise ValueError(
+                    f"Config.env: unknown environment {name!r}{did_you_mean(name, valid)}. "
+                    f"Fix: use one of {valid}"
+                )
+            return module
+    for family in FAMILIES:
+        module = None if family.prefix else family.load()
+        if module is not None and name in module.names():
+            return module
+    valid = sorted(env_names())
+    raise ValueError(
+        f"Config.env: unknown environment {name!r}{did_you_mean(name, valid)}. "
+        f"Fix: use one of {valid}"
+    )
 
 
 def check_env_name(name: str, env_kwargs: dict[str, Any]) -> None:
-    """Raise ValueError for an unknown name or SMAX map, naming the nearest valid one (if
-    any is close) and listing them all."""
-    if name.startswith(MAMUJOCO_PREFIX):
-        try:
-            from harlax.envs.mamujoco import SCENARIOS
-        except ImportError as err:
-            raise ValueError(
-                f"Config.env: {name!r} needs the MuJoCo extra. Fix: pip install 'harlax[mujoco]'"
-            ) from err
-        scenario = name[len(MAMUJOCO_PREFIX) :]
-        if scenario not in SCENARIOS:
-            valid = [MAMUJOCO_PREFIX + s for s in SCENARIOS]
-            raise ValueError(
-                f"Config.env: unknown MaMuJoCo scenario {scenario!r}"
-                f"{did_you_mean(name, valid)}. Fix: use one of {valid}"
-            )
-        return
-    if name.startswith(MATRIX_PREFIX):
-        from harlax.envs.matrix import GAMES
-
-        if name[len(MATRIX_PREFIX) :] not in GAMES:
-            valid = [MATRIX_PREFIX + g for g in GAMES]
-            raise ValueError(
-                f"Config.env: unknown matrix game {name!r}{did_you_mean(name, valid)}. "
-                f"Fix: use one of {valid}"
-            )
-        return
-    from harlax.envs.mabrax import INSTALL_FIX, SCENARIOS, brax_available
-
-    if name in SCENARIOS and not brax_available():
-        raise ValueError(f"Config.env: {name!r} is a MABrax scenario. Fix: {INSTALL_FIX}")
-    _, registered = _jaxmarl()
-    if name not in registered:
-        valid = sorted(env_names())
-        raise ValueError(
-            f"Config.env: unknown environment {name!r}{did_you_mean(name, valid)}. "
-            f"Fix: use one of {valid}"
-        )
-    if name in SMAX_NAMES:
-        from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
-
-        map_name = env_kwargs.get("map_name", "3m")
-        if map_name not in MAP_NAME_TO_SCENARIO:
-            raise ValueError(
-                f"Config.env_kwargs['map_name']: unknown SMAX map {map_name!r}"
-                f"{did_you_mean(map_name, MAP_NAME_TO_SCENARIO)}. "
-                f"Fix: use one of {sorted(MAP_NAME_TO_SCENARIO)}"
-            )
+    """Raise ValueError for an unknown name (naming the nearest valid one, if any is close)
+    or what its family refuses (a missing extra, an unknown SMAX map, ...)."""
+    _family_of(name).check(name, env_kwargs)
 
 
 def make_raw_env(name: str, **kwargs: Any) -> Any:
     """The environment object itself (JaxMARL-style dict API)."""
-    check_env_name(name, kwargs)
-    if name.startswith(MAMUJOCO_PREFIX):
-        from harlax.envs.mamujoco import make_mamujoco
-
-        return make_mamujoco(name[len(MAMUJOCO_PREFIX) :], **kwargs)
-    if name.startswith(MATRIX_PREFIX):
-        from harlax.envs.matrix import MatrixGameEnv
-
-        return MatrixGameEnv(name[len(MATRIX_PREFIX) :], **kwargs)
-    from harlax.envs.mabrax import SCENARIOS, make_mabrax
-
-    if name in SCENARIOS:
-        return make_mabrax(name, **kwargs)
-    jaxmarl, _ = _jaxmarl()
-    if name in SMAX_NAMES:
-        from jaxmarl.environments.smax import map_name_to_scenario
-
-        kwargs = dict(kwargs)
-        kwargs["scenario"] = map_name_to_scenario(kwargs.pop("map_name", "3m"))
-        name = "HeuristicEnemySMAX"
-    return jaxmarl.make(name, **kwargs)
+    family = _family_of(name)
+    family.check(name, kwargs)
+    return family.make(name, **kwargs)
 
 
 def make_env(name: str, **kwargs: Any) -> JaxMARLAdapter:
