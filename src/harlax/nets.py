@@ -268,7 +268,7 @@ def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[Ag
     critic_input = spec.state_dim if central_critic else spec.obs_dim
     return (
         AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden),
-        # One critic for all agents, told apart by their one-hot id (see DESIGN.md).
+        # One critic for all agents, told apart by their one-hot id (see docs/architecture.md).
         AgentNet(critic, spec.num_agents, True, critic_input, hidden),
     )
 
