@@ -8,45 +8,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from opsutil import tiny_fields
 
 import harlax
 from harlax.evaluate import FINAL_EVAL
 from harlax.train import make_train, seed_keys
 
-MADDPG = dict(
+# Four updates, evaluated after updates 2 and 4, two seeds.
+EVAL = dict(updates_per_chunk=2, eval_every=2, eval_episodes=2, final_eval_episodes=3, num_seeds=2)
+MADDPG = tiny_fields(
+    onpolicy=False,
     algo="maddpg",
-    env="MPE_simple_spread_v3",
     num_envs=2,
     rollout_length=4,
     total_steps=32,
-    updates_per_chunk=2,
     hidden_dim=8,
-    num_layers=1,
     buffer_size=64,
     batch_size=8,
     learning_starts=8,
-    eval_every=2,
-    eval_episodes=2,
-    final_eval_episodes=3,
-    num_seeds=2,
-    progress=False,
+    **EVAL,
 )
 FAMILIES = {
-    "onpolicy": dict(
-        algo="mappo",
-        env="matrix:climbing",
-        num_envs=4,
-        rollout_length=2,
-        total_steps=32,
-        updates_per_chunk=2,
-        num_minibatches=1,
-        num_epochs=1,
-        hidden_dim=8,
-        eval_every=2,
-        eval_episodes=2,
-        final_eval_episodes=3,
-        num_seeds=2,
-        progress=False,
+    "onpolicy": tiny_fields(
+        env="matrix:climbing", rollout_length=2, total_steps=32, num_minibatches=1, **EVAL
     ),
     "maddpg_discrete": MADDPG,
     "maddpg_continuous": {**MADDPG, "env_kwargs": {"action_type": "Continuous"}},
