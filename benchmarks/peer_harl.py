@@ -24,7 +24,7 @@ What is measured:
 - harlax: all updates as one compiled chunk (like `peer_jaxmarl.py`); compile timed
   separately, the rate excludes it.
 
-    python -m benchmarks.peer_harl --harl-steps 200000 --harlax-steps 2000000 \
+    python -m benchmarks.peer_harl --algos happo hatrpo mappo --harl-steps 200000 --harlax-steps 1000000 \
         --peer "/tmp/harl_venv/bin/python /tmp/harl/examples/train.py" --peer-dir /tmp/harl
 
 Writes benchmarks/results/peer_harl.csv.
@@ -164,43 +164,28 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
-    parser.add_argument("--harl-steps", type=int, default=200_000)
-    parser.add_argument("--harlax-steps", type=int, default=2_000_000)
-    parser.add_argument("--peer", default=None, help="command that runs HARL's train.py")
-    parser.add_argument("--peer-dir", default=None, help="HARL's checkout (working dir)")
-    parser.add_argument("--harl-commit", default=None, help="if --peer-dir is no git tree")
-    parser.add_argument("--out", default="peer_harl", help="CSV name under results/")
-    args = parser.parse_args()
-    if args.peer and not args.peer_dir:
-        args.peer_dir = str(Path(shlex.split(args.peer)[-1]).resolve().parents[1])
-    load_start = load()
-    rows = []
-    for algo in args.algos:
-        for impl in ["harl", "harlax"] if args.peer else ["harlax"]:
-            before = load()
-            if impl == "harl":
-                result = time_harl(args.peer, args.peer_dir, algo, args.harl_steps)
-            else:
-                result = time_harlax(algo, args.harlax_steps)
-            row = {"algo": algo, "impl": impl, **result, "load_before": before}
-            row["load_after"] = load()
-            rows.append(row)
-            print_row(row)
-    # Ratios: harlax / HARL rate per algo; time per update against the same impl's HAPPO.
+COLUMNS = ["algo", "impl", "env_steps", "steps_per_s", "s_per_update", "compile_s", "wall_s",
+           "harl_fps_final", "ratio_vs_harl", "per_update_vs_happo", "load_before",
+           "load_after"]  # fmt: skip
+
+
+def with_ratios(rows: list[dict]) -> list[dict]:
+    """Rows under COLUMNS, with ratio_vs_harl (steps_per_s / HARL's for the algo) and
+    per_update_vs_happo (s_per_update / the same impl's HAPPO) where both are measured."""
     by = {(r["algo"], r["impl"]): r for r in rows}
-    columns = ["algo", "impl", "env_steps", "steps_per_s", "s_per_update", "compile_s",
-               "wall_s", "harl_fps_final", "ratio_vs_harl", "per_update_vs_happo",
-               "load_before", "load_after"]  # fmt: skip
     table = []
     for r in rows:
         harl = by.get((r["algo"], "harl"))
         happo = by.get(("happo", r["impl"]))
+        r = dict(r)
         r["ratio_vs_harl"] = r["steps_per_s"] / harl["steps_per_s"] if harl else ""
         r["per_update_vs_happo"] = r["s_per_update"] / happo["s_per_update"] if happo else ""
-        table.append({c: r.get(c, "") for c in columns})
+        table.append({c: r.get(c, "") for c in COLUMNS})
+    return table
+
+
+def notes_of(args: argparse.Namespace, versions: str | None, load_start: str) -> list[str]:
+    """The CSV header: peer versions, settings, what each column means, load averages."""
     notes = [
         "peer: HARL examples/train.py --load_config "
         f"{CONFIG_DIR}/<algo>/config.json --num_env_steps {args.harl_steps} --use_eval False "
@@ -221,9 +206,38 @@ def main() -> None:
         f"load average (1, 5, 15 min) at start: {load_start}; at end: {load()}; "
         "the machine was shared with other jobs",
     ]
-    if args.peer:
-        notes.insert(0, peer_versions(args.peer, args.peer_dir, args.harl_commit))
-    print(f"wrote {write_csv(args.out, table, notes)}")
+    return ([versions] if versions else []) + notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
+    parser.add_argument("--harl-steps", type=int, default=200_000)
+    parser.add_argument("--harlax-steps", type=int, default=2_000_000)
+    parser.add_argument("--peer", default=None, help="command that runs HARL's train.py")
+    parser.add_argument("--peer-dir", default=None, help="HARL's checkout (working dir)")
+    parser.add_argument("--harl-commit", default=None, help="if --peer-dir is no git tree")
+    parser.add_argument("--out", default="peer_harl", help="CSV name under results/")
+    args = parser.parse_args()
+    if args.peer and not args.peer_dir:
+        args.peer_dir = str(Path(shlex.split(args.peer)[-1]).resolve().parents[1])
+    load_start = load()
+    versions = peer_versions(args.peer, args.peer_dir, args.harl_commit) if args.peer else None
+    rows = []
+    for algo in args.algos:
+        for impl in ["harl", "harlax"] if args.peer else ["harlax"]:
+            before = load()
+            if impl == "harl":
+                result = time_harl(args.peer, args.peer_dir, algo, args.harl_steps)
+            else:
+                result = time_harlax(algo, args.harlax_steps)
+            row = {"algo": algo, "impl": impl, **result, "load_before": before}
+            row["load_after"] = load()
+            rows.append(row)
+            print_row(row)
+            # Written after every run, so that a stopped measurement leaves its rows.
+            path = write_csv(args.out, with_ratios(rows), notes_of(args, versions, load_start))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
