@@ -24,7 +24,8 @@ What is measured:
 - harlax: all updates as one compiled chunk (like `peer_jaxmarl.py`); compile timed
   separately, the rate excludes it.
 
-    python -m benchmarks.peer_harl --algos happo hatrpo mappo --harl-steps 200000 --harlax-steps 1000000 \
+    python -m benchmarks.peer_harl --algos happo hatrpo mappo \
+        --harl-steps 200000 --harlax-steps 1000000 \
         --peer "/tmp/harl_venv/bin/python /tmp/harl/examples/train.py" --peer-dir /tmp/harl
 
 Writes benchmarks/results/peer_harl.csv.
