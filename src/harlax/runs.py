@@ -41,11 +41,9 @@ class Loaded:
 
 
 def read_config(run_dir: str | Path) -> Config:
-    """The config a run directory was trained with."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{Path(run_dir)}: not a harlax run directory (no {CONFIG_FILE})")
-    return Config.from_json(path.read_text())
+    """The config a run directory was trained with (FileNotFoundError naming the missing
+    config.json where it is not a run directory)."""
+    return Config.from_json((Path(run_dir) / CONFIG_FILE).read_text())
 
 
 def restore_state(
