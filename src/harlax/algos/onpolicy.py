@@ -277,9 +277,7 @@ class OnPolicyLearner:
         critic: its targets are the same lambda-returns (of Q), and the signal is
         `Qhat - b(s, a^{-i})` from `QCritic.signal`."""
         advantage, target = self.advantages(state.value_norm, tr, last_value)
-        signal, metrics = self.critic_fns.actor_signal(
-            state.actor_params, state.critic_params, state.value_norm, tr, key, advantage, target
-        )
+        signal, metrics = self.critic_fns.actor_signal(state, tr, key, advantage, target)
         return signal, target, metrics
 
     def collect(self, state: LearnerState, key: Array, rollout_key: Array) -> Collected:

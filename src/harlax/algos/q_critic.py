@@ -35,7 +35,14 @@ from harlax.baselines import discrete_baseline, gaussian_baseline
 from harlax.distributions import MASKED_LOGIT
 from harlax.layout import agent_major, batch_major
 from harlax.nets import AgentNet, apply_q, q_input
-from harlax.types import Array, Observation, PyTree, Transition, ValueNormState
+from harlax.types import (
+    Array,
+    LearnerState,
+    Observation,
+    PyTree,
+    Transition,
+    ValueNormState,
+)
 
 
 class QCritic:
@@ -140,18 +147,13 @@ class QCritic:
         return self.inputs(tr.obs.state, tr.action), tr.action if self.discrete else None
 
     def actor_signal(
-        self,
-        actor_params: PyTree,
-        critic_params: PyTree,
-        value_norm: ValueNormState,
-        tr: Transition,
-        key: Array,
-        advantage: Array,
-        target: Array,
+        self, state: LearnerState, tr: Transition, key: Array, advantage: Array, target: Array
     ) -> tuple[Array, dict]:
         """`(signal [T, B, A], metrics)` of the critic interface: `signal` with the
         lambda-return `target` (the GAE `advantage` of Q is not used)."""
-        return self.signal(actor_params, critic_params, value_norm, tr, key, target)
+        return self.signal(
+            state.actor_params, state.critic_params, state.value_norm, tr, key, target
+        )
 
     def signal(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harlax.nets import AgentNet
 from harlax.rollout import critic_input
-from harlax.types import Array, PyTree, Transition, ValueNormState
+from harlax.types import Array, LearnerState, Transition
 
 
 class VCritic:
@@ -18,14 +18,7 @@ class VCritic:
         self.critic, self.central = critic, central
 
     def actor_signal(
-        self,
-        actor_params: PyTree,
-        critic_params: PyTree,
-        value_norm: ValueNormState,
-        tr: Transition,
-        key: Array,
-        advantage: Array,
-        target: Array,
+        self, state: LearnerState, tr: Transition, key: Array, advantage: Array, target: Array
     ) -> tuple[Array, dict]:
         """`(signal [T, B, A], metrics)`: the GAE `advantage` itself, raw scale."""
         return advantage, {}
