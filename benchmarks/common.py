@@ -99,6 +99,22 @@ def matmul_peak_flops(size: int = 1024, repeats: int = 20) -> float:
     return 2.0 * size**3 * repeats / best
 
 
+def compile_and_run_once(program) -> tuple[float, float]:
+    """`(compile_s, run_s)` of a `TrainProgram` whose whole run is one chunk (as the peers
+    run theirs: one scan): init and compile timed together, then the run alone."""
+    from harlax.train import seed_keys
+
+    start = time.perf_counter()
+    state = jax.jit(jax.vmap(program.init))(seed_keys(program.config))
+    run = jax.jit(jax.vmap(program.run_chunk)).lower(state).compile()
+    block(state)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    state, metrics = run(state)
+    block(metrics)
+    return compile_s, time.perf_counter() - start
+
+
 def time_program(init, run_chunk, keys, chunks: int) -> dict[str, float]:
     """Compile (timed separately), warm up one chunk, then time `chunks` chunks.
 

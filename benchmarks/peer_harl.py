@@ -42,11 +42,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import jax
-
 import harlax
-from benchmarks.common import block, print_row, write_csv
-from harlax.train import make_train, seed_keys
+from benchmarks.common import compile_and_run_once, print_row, write_csv
+from harlax.train import make_train
 
 # algo -> (HARL tuned config, harlax preset)
 ALGOS = {
@@ -123,16 +121,7 @@ def time_harlax(algo: str, steps: int) -> dict[str, float]:
     assert config.num_envs * config.rollout_length == STEPS_PER_UPDATE
     start_wall = time.perf_counter()
     program = make_train(config)
-    keys = seed_keys(config)
-    start = time.perf_counter()
-    state = jax.jit(jax.vmap(program.init))(keys)
-    run = jax.jit(jax.vmap(program.run_chunk)).lower(state).compile()
-    block(state)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    state, metrics = run(state)
-    block(metrics)
-    run_s = time.perf_counter() - start
+    compile_s, run_s = compile_and_run_once(program)
     return {
         "env_steps": num_updates * STEPS_PER_UPDATE,
         "steps_per_s": num_updates * STEPS_PER_UPDATE / run_s,

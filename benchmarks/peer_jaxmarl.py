@@ -25,13 +25,10 @@ import argparse
 import json
 import shlex
 import subprocess
-import time
-
-import jax
 
 import harlax
-from benchmarks.common import block, write_csv
-from harlax.train import make_train, seed_keys
+from benchmarks.common import compile_and_run_once, write_csv
+from harlax.train import make_train
 
 # The peers' settings, per baseline; "notes" goes into the CSV.
 PEERS = {
@@ -77,16 +74,8 @@ def time_harlax(algo: str, num_envs: int, total_steps: int, num_seeds: int) -> d
         **peer["settings"],
     )
     program = make_train(config)
-    keys = seed_keys(config)
-    start = time.perf_counter()
-    state = jax.jit(jax.vmap(program.init))(keys)
-    run = jax.jit(jax.vmap(program.run_chunk)).lower(state).compile()
-    block(state)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    state, metrics = run(state)
-    block(metrics)
-    return {"compile_s": compile_s, "run_s": time.perf_counter() - start}
+    compile_s, run_s = compile_and_run_once(program)
+    return {"compile_s": compile_s, "run_s": run_s}
 
 
 def main() -> None:
