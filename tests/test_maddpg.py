@@ -314,23 +314,23 @@ def test_policy_inference_fits_a_known_policy():
         jnp.zeros(n, bool),
         jnp.zeros((n, 2), jnp.int32),
     )
-    params = learner.approx.init(jax.random.PRNGKey(0))
+    params = learner.inference.net.init(jax.random.PRNGKey(0))
 
     @jax.jit
     def fit(params):
-        opt = jax.vmap(learner.approx_tx.init)(params)
+        opt = jax.vmap(learner.inference.tx.init)(params)
 
         def step(carry, _):
             p, o = carry
-            grads = jax.grad(lambda q: learner.approx_loss(q, batch)[0])(p)
+            grads = jax.grad(lambda q: learner.inference.loss(q, batch)[0])(p)
             p, o = jax.vmap(lambda p, o, g: _adam_step(learner, p, o, g))(p, o, grads)
             return (p, o), None
 
         return jax.lax.scan(step, (params, opt), None, length=300)[0][0]
 
     def evaluate(p):
-        out = np.asarray(jax.jit(learner.approx_out)(p, observation.obs))  # [A(i), A(j), N, U]
-        nll = np.asarray(jax.jit(learner.approx_loss)(p, batch)[1])
+        out = np.asarray(jax.jit(learner.inference.out)(p, observation.obs))  # [A(i), A(j), N, U]
+        nll = np.asarray(jax.jit(learner.inference.loss)(p, batch)[1])
         agree = [
             np.mean(
                 np.argmax(np.where(mask[j], out[i, j], -np.inf), -1)
@@ -358,7 +358,7 @@ def test_inferred_policies_bootstrap_from_polyak_averaged_target_copies():
         strict=True,
     ):
         np.testing.assert_array_equal(np.asarray(online), np.asarray(target))  # start equal
-    other = learner.approx.init(jax.random.PRNGKey(7))
+    other = learner.inference.net.init(jax.random.PRNGKey(7))
     batch = random_batch(learner, 8, seed=4)
     step = jax.jit(learner.gradient_step)
     key = jax.random.PRNGKey(1)
@@ -383,7 +383,7 @@ def test_inferred_policies_bootstrap_from_polyak_averaged_target_copies():
 
 
 def _adam_step(learner, params, opt_state, grads):
-    updates, opt_state = learner.approx_tx.update(grads, opt_state, params)
+    updates, opt_state = learner.inference.tx.update(grads, opt_state, params)
     return jax.tree.map(lambda p, u: p + u, params, updates), opt_state
 
 

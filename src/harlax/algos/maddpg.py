@@ -41,6 +41,7 @@ import optax
 
 from harlax import returns
 from harlax.algos.offpolicy import (
+    apply_stacked,
     critic_centralised,
     critic_input_mask,
     make_replay_buffer,
@@ -49,9 +50,10 @@ from harlax.algos.offpolicy import (
     stacked_optimizer_init,
     td_target,
 )
+from harlax.algos.policy_inference import PolicyInference
 from harlax.config import Config
 from harlax.distributions import MASKED_LOGIT, gumbel_softmax, make_head
-from harlax.nets import AgentNet, make_maddpg_nets
+from harlax.nets import make_maddpg_nets
 from harlax.types import Array, Observation, OffPolicyState, PyTree, Replay, RunnerState
 from harlax.validation import Derived
 
@@ -67,13 +69,12 @@ class MADDPGLearner:
         self.central = critic_centralised(derived, spec.agents)  # [A] bool
         self.critic_mask, self.critic_columns = critic_input_mask(spec, self.central)
         self.infer = config.infer_policies
-        self.actor, self.critic, self.approx = make_maddpg_nets(
-            spec, config, len(self.critic_columns)
-        )
+        self.actor, self.critic, approx = make_maddpg_nets(spec, config, len(self.critic_columns))
         self.head = make_head(spec.discrete)
         self.ensemble_size = config.ensemble_size
+        self.low = self.high = None  # continuous actions' bounds [U]
         if not spec.discrete:
-            self.low = jnp.asarray(spec.action_low, jnp.float32)  # [U]
+            self.low = jnp.asarray(spec.action_low, jnp.float32)
             self.high = jnp.asarray(spec.action_high, jnp.float32)
 
         def optimizer(lr: float) -> optax.GradientTransformation:
@@ -81,23 +82,18 @@ class MADDPGLearner:
 
         self.actor_tx = optimizer(config.lr)
         self.critic_tx = optimizer(config.critic_lr)
-        self.approx_tx = optimizer(config.lr)
+        self.inference = PolicyInference(
+            approx, self.head, spec, config, optimizer(config.lr), self.low, self.high
+        )
         self.buffer = make_replay_buffer(config)
 
     # ------------------------------------------------------------------ networks
-    @staticmethod
-    def _apply(net: AgentNet, params: PyTree, x: Array) -> Array:
-        """Feed-forward stacked net on agent-major input `x [K, N, D]` -> `[K, N, ...]`."""
-        k, n = x.shape[:2]
-        _, out = net.apply_all(params, jnp.zeros((k, n, 0)), x[:, None], jnp.zeros((1, n), bool))
-        return out[:, 0]
-
     def actor_out(self, params: PyTree, obs: Array) -> Array:
         """Raw outputs (logits or pre-squash) of every sub-policy `[N, A, K, U]` for
         observations `[N, A, O]` (K = ensemble_size; actor params stacked `[A * K, ...]`)."""
         k = self.ensemble_size
         x = jnp.repeat(jnp.swapaxes(obs, 0, 1), k, axis=0)  # [A * K, N, O], index i * K + k
-        out = self._apply(self.actor, params, x)
+        out = apply_stacked(self.actor, params, x)
         return jnp.moveaxis(out.reshape((self.num_agents, k) + out.shape[1:]), 2, 0)
 
     @staticmethod
@@ -175,7 +171,7 @@ class MADDPGLearner:
         with `x` the global state `[N, S]`; decentralised: `Q_i(o_i, joint[i, :, i])`
         (per agent; the inputs a critic does not see are masked, see `critic_input_mask`).
         """
-        return self._apply(self.critic, params, self.critic_input(obs, joint))
+        return apply_stacked(self.critic, params, self.critic_input(obs, joint))
 
     def critic_input(self, obs: Observation, joint: Array) -> Array:
         """Masked critic inputs `[A, N, D]` for `joint [A, N, A, U]` (see `critic_input_mask`)."""
@@ -187,45 +183,6 @@ class MADDPGLearner:
         return jnp.where(self.critic_mask[:, None], x, 0.0)
 
     # ------------------------------------------------------------------ policy inference
-    def approx_out(self, params: PyTree, obs: Array) -> Array:
-        """Agent i's model of agent j: outputs `[A(i), A(j), N, K]` for obs `[N, A, O]`."""
-        a = self.num_agents
-        per_agent = jnp.swapaxes(obs, 0, 1)  # [A(j), N, O]
-        x = jnp.broadcast_to(per_agent[None], (a,) + per_agent.shape)
-        out = self._apply(self.approx, params, x.reshape((a * a,) + per_agent.shape[1:]))
-        return out.reshape((a, a) + out.shape[1:])
-
-    def approx_loss(self, params: PyTree, batch: Replay) -> tuple[Array, Array]:
-        """Negative log-likelihood of the other agents' executed actions minus
-        `inference_ent_coef` times entropy, summed over agents i; per-agent values `[A]`.
-
-        Discrete: the executed action is the argmax of the stored sample (see `explore`)."""
-        a = self.num_agents
-        out = self.approx_out(params, batch.obs.obs)  # [A, A, N, K]
-        avail = jnp.swapaxes(batch.obs.avail, 0, 1)[None]  # [1, A(j), N, U]
-        action = jnp.swapaxes(batch.action, 0, 1)[None]  # [1, A(j), N, U]
-        if self.spec.discrete:
-            action = jnp.argmax(action, axis=-1)
-        log_prob = self.head.log_prob(out, avail, action)  # [A, A, N]
-        entropy = self.head.entropy(out, avail)
-        per_pair = -jnp.mean(log_prob, -1) - self.config.inference_ent_coef * jnp.mean(entropy, -1)
-        per_agent = jnp.sum(jnp.where(jnp.eye(a, dtype=bool), 0.0, per_pair), axis=1)
-        return jnp.sum(per_agent), per_agent
-
-    def approx_action(self, params: PyTree, next_obs: Observation, key: Array) -> Array:
-        """Agent i's inferred actions of every agent j `[A(i), N, A(j), U]`: a Gumbel-softmax
-        sample of the fitted categorical, or the fitted Gaussian mean inside the bounds."""
-        out = self.approx_out(params, next_obs.obs)  # [A, A, N, K]
-        avail = jnp.swapaxes(next_obs.avail, 0, 1)[None]
-        if self.spec.discrete:
-            action = gumbel_softmax(
-                key, out, avail, self.config.gumbel_temperature, self.config.gumbel_hard
-            )
-        else:
-            mean = jnp.split(out, 2, axis=-1)[0]
-            action = jnp.where(avail, jnp.clip(mean, self.low, self.high), 0.0)
-        return jnp.swapaxes(action, 1, 2)
-
     # ------------------------------------------------------------------ losses
     def target_joint(
         self,
@@ -247,7 +204,7 @@ class MADDPGLearner:
         own = self.policy_action(raw, next_obs.avail, own_key)  # [N, A, U]
         joint = jnp.broadcast_to(own[None], (a,) + own.shape)
         if self.infer:
-            inferred = self.approx_action(approx, next_obs, approx_key)
+            inferred = self.inference.action(approx, next_obs, approx_key)
             mine = jnp.eye(a, dtype=bool)[:, None, :, None]
             joint = jnp.where(mine, joint, inferred)
         return joint
@@ -295,8 +252,8 @@ class MADDPGLearner:
         metrics = {}
         approx, approx_opt = state.approx_params, state.approx_opt_state
         if self.infer:
-            grads, per_agent = jax.grad(self.approx_loss, has_aux=True)(approx, batch)
-            approx, approx_opt = stacked_apply(self.approx_tx, approx, approx_opt, grads)
+            grads, per_agent = jax.grad(self.inference.loss, has_aux=True)(approx, batch)
+            approx, approx_opt = stacked_apply(self.inference.tx, approx, approx_opt, grads)
             metrics["inference_loss"] = per_agent
         joint = self.target_joint(
             state.target_actor_params,
@@ -395,8 +352,8 @@ class MADDPGLearner:
         actor_opt, critic_opt = self.init_opt_states(actor_params, critic_params)
         approx_params, approx_opt = (), ()
         if self.infer:
-            approx_params = self.approx.init(approx_key)
-            approx_opt = stacked_optimizer_init(self.approx_tx, approx_params)
+            approx_params = self.inference.net.init(approx_key)
+            approx_opt = stacked_optimizer_init(self.inference.tx, approx_params)
         env_state = jax.vmap(self.env.reset)(jax.random.split(env_key, c.num_envs))
         first_obs = jax.tree.map(lambda x: x[0], env_state.observation)
         runner = RunnerState(

@@ -88,3 +88,10 @@ def stacked_apply(
         return optax.apply_updates(p, updates), s
 
     return jax.vmap(one)(params, opt_state, grads)
+
+
+def apply_stacked(net, params: PyTree, x: Array) -> Array:
+    """Feed-forward stacked `AgentNet` on agent-major input `x [K, N, D]` -> `[K, N, ...]`."""
+    k, n = x.shape[:2]
+    _, out = net.apply_all(params, jnp.zeros((k, n, 0)), x[:, None], jnp.zeros((1, n), bool))
+    return out[:, 0]
