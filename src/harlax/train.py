@@ -186,11 +186,10 @@ _COMPILED: dict[str, tuple] = {}
 def compiled(config: Config) -> tuple[TrainProgram, Callable, Callable, PyTree]:
     """`(program, init, run_chunk, shardings)` of `compile_checked`, cached per
     program-relevant config."""
-    check(config)  # before anything is built
     defaults = Config()
     key = config.replace(**{f: getattr(defaults, f) for f in _OUTPUT_FIELDS}).to_json()
     if key not in _COMPILED:
-        program = make_train(config)
+        program = make_train(config)  # checks the config before anything is built
         _COMPILED[key] = (program, *compile_checked(program, make_mesh(config.num_devices)))
         while len(_COMPILED) > 4:
             _COMPILED.pop(next(iter(_COMPILED)))
