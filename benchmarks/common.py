@@ -102,11 +102,12 @@ def matmul_peak_flops(size: int = 1024, repeats: int = 20) -> float:
 def compile_and_run_once(program) -> tuple[float, float]:
     """`(compile_s, run_s)` of a `TrainProgram` whose whole run is one chunk (as the peers
     run theirs: one scan): init and compile timed together, then the run alone."""
+    from harlax.compiling import jit
     from harlax.train import seed_keys
 
     start = time.perf_counter()
-    state = jax.jit(jax.vmap(program.init))(seed_keys(program.config))
-    run = jax.jit(jax.vmap(program.run_chunk)).lower(state).compile()
+    state = jit(jax.vmap(program.init))(seed_keys(program.config))
+    run = jit(jax.vmap(program.run_chunk)).lower(state).compile()
     block(state)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -121,10 +122,12 @@ def time_program(init, run_chunk, keys, chunks: int) -> dict[str, float]:
     `init`, `run_chunk`: un-jitted vmapped functions of a TrainProgram-like pair.
     Returns compile_s, seconds_per_chunk and flops_per_chunk (XLA cost analysis).
     """
-    state = jax.jit(init)(keys)
+    from harlax.compiling import jit
+
+    state = jit(init)(keys)
     block(state)
     start = time.perf_counter()
-    compiled = jax.jit(run_chunk, donate_argnums=0).lower(state).compile()
+    compiled = jit(run_chunk, donate_argnums=0).lower(state).compile()
     compile_s = time.perf_counter() - start
     flops = flops_of(run_chunk, state)
     state, metrics = compiled(state)  # warm-up

@@ -32,10 +32,10 @@ from harlax.train import make_train
 
 # The peers' settings, per baseline; "notes" goes into the CSV.
 PEERS = {
-    # baselines/IPPO/ippo_ff_mpe.py: tanh 64x64 actor and critic.
+    # baselines/IPPO/ippo_ff_mpe.py: tanh 64x64 actor and critic, no value norm.
     "ippo_ff": dict(
         preset="ippo",
-        settings=dict(lr=2.5e-4, critic_lr=2.5e-4),
+        settings=dict(lr=2.5e-4, critic_lr=2.5e-4, value_norm=False),
         notes="peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py",
     ),
     # baselines/MAPPO/mappo_rnn_mpe.py (config mappo_homogenous_rnn_mpe.yaml): relu

@@ -48,6 +48,17 @@ class CounterEnv(MultiAgentEnv):
         return self._obs(step), State(done=done, step=step), rewards, dones, {}
 
 
+class Uniform(nn.Module):
+    """A 'policy' with equal logits over `num_actions` actions."""
+
+    num_actions: int
+
+    @nn.compact
+    def __call__(self, hidden, x, first):
+        self.param("unused", nn.initializers.zeros, (1,))
+        return hidden, jnp.zeros(x.shape[:-1] + (self.num_actions,))
+
+
 class SumOfInput(nn.Module):
     """A 'critic' whose value is the sum of its input: makes bootstrapping visible."""
 
@@ -273,3 +284,37 @@ def test_rollout_bootstraps_from_the_final_observation(favour, critic_hidden):
     else:
         assert bool(tr.terminated.all()) and not bool(tr.truncated.any())
         np.testing.assert_array_equal(tr.first[1:], True)
+
+
+@pytest.mark.parametrize("hoisted", [True, False])
+def test_rollout_draws_the_keys_and_resets_env_step_would(monkeypatch, hoisted):
+    """The rollout draws every step's keys (and, within its memory budget, the reset
+    states) before its time scan. Its episodes are those of stepping `env.step` one step
+    at a time with the keys the scan documents: step t's key `split(key, T)[t]` gives the
+    action key and the environments' key, split into one key per environment."""
+    import harlax.rollout as rollout_module
+
+    if not hoisted:
+        monkeypatch.setattr(rollout_module, "HOISTED_RESET_BYTES", 0)
+    env = harlax.make_env("MPE_simple_spread_v3")
+    num_envs, steps = 3, 60  # episodes of 25 steps: two resets per environment
+    actor = AgentNet(Uniform(env.spec.action_dim), 3, True, env.spec.obs_dim, 0)
+    critic = AgentNet(SumOfInput(), 3, True, env.spec.obs_dim, 0)
+    rollout = make_rollout(env, actor, critic, CategoricalHead(), central=False, num_steps=steps)
+    state = jax.vmap(env.reset)(jax.random.split(KEY, num_envs))
+    runner = RunnerState(
+        state, jnp.ones(num_envs, bool), jnp.zeros((num_envs, 3, 0)), jnp.zeros((num_envs, 3, 0))
+    )
+    key = jax.random.PRNGKey(7)
+    _, tr, _ = jax.jit(rollout)(actor.init(KEY), critic.init(KEY), runner, key)
+    assert int(tr.episode_done.sum()) == 2 * num_envs
+
+    step = jax.jit(jax.vmap(env.step))
+    for t, step_key in enumerate(jax.random.split(key, steps)):
+        # Equal up to float rounding: the scan batches the physics differently; a wrong
+        # reset key would place the landmarks elsewhere entirely.
+        np.testing.assert_allclose(tr.obs.obs[t], state.observation.obs, atol=1e-5)
+        _, key_env = jax.random.split(step_key)
+        state, info = step(jax.random.split(key_env, num_envs), state, tr.action[t])
+        np.testing.assert_allclose(tr.reward[t], info.reward, atol=1e-5)
+        np.testing.assert_array_equal(tr.truncated[t], info.truncated)

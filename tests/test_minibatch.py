@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from harlax.algos.minibatch import joint_minibatch_epochs, minibatch_epochs
+from harlax.algos.minibatch import joint_minibatch_epochs, minibatch_epochs, random_permutation
 
 K, N, D, EPOCHS, M = 2, 12, 3, 3, 4
 
@@ -24,6 +24,30 @@ def regression(key):
     return batch, loss
 
 
+def numpy_permutation(key, n: int) -> np.ndarray:
+    """The order `random_permutation` must give: indices sorted by their 64-bit random
+    keys (high word first), by numpy's lexsort."""
+    high, low = np.asarray(jax.random.bits(key, (2, n), jnp.uint32))
+    return np.lexsort((low, high))
+
+
+def test_random_permutation_sorts_by_64_random_bits():
+    for seed, n in [(0, 1), (1, 7), (2, 100), (3, 8192)]:
+        key = jax.random.PRNGKey(seed)
+        order = np.asarray(jax.jit(random_permutation, static_argnums=1)(key, n))
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))
+        np.testing.assert_array_equal(order, numpy_permutation(key, n))
+
+
+def test_random_permutation_is_uniform_over_all_orders():
+    """All 24 orders of 4 items, each about 1/24 of 24,000 draws (binomial sd about 31)."""
+    keys = jax.random.split(jax.random.PRNGKey(5), 24_000)
+    orders = np.asarray(jax.vmap(lambda k: random_permutation(k, 4))(keys))
+    _, counts = np.unique(orders, axis=0, return_counts=True)
+    assert len(counts) == 24
+    assert counts.min() > 1000 - 150 and counts.max() < 1000 + 150
+
+
 def test_minibatch_epochs_equals_a_python_loop():
     batch, loss = regression(jax.random.PRNGKey(0))
     tx = optax.sgd(0.1)
@@ -35,7 +59,7 @@ def test_minibatch_epochs_equals_a_python_loop():
 
     ref, losses = np.zeros(D), []
     for epoch_key in jax.random.split(key, EPOCHS):
-        order = np.asarray(jax.random.permutation(epoch_key, N))
+        order = numpy_permutation(epoch_key, N)
         for part in np.split(order, M):
             mb = {k: v[:, :, part] for k, v in batch.items()}
             value, grad = jax.value_and_grad(lambda w, mb=mb: loss(w, mb)[0])(jnp.asarray(ref))

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harlax.compiling import jit
 from harlax.learner import Learner
 from harlax.types import Array, PyTree
 
@@ -93,7 +94,7 @@ def compile_evaluator(program, num_episodes: int) -> Callable[[PyTree, Array], A
     key = (id(learner), num_episodes)
     if key not in _EVALUATORS or _EVALUATORS[key][0] is not learner:
         evaluator = make_evaluator(program.env, learner, num_episodes)
-        _EVALUATORS[key] = (learner, jax.jit(jax.vmap(evaluator)))
+        _EVALUATORS[key] = (learner, jit(jax.vmap(evaluator)))
         while len(_EVALUATORS) > 8:
             _EVALUATORS.pop(next(iter(_EVALUATORS)))
     return _EVALUATORS[key][1]

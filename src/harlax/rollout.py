@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from harlax.layout import agent_major, batch_major, swap_agents
 from harlax.nets import AgentNet
@@ -42,6 +44,44 @@ def make_value_fn(critic: AgentNet, central: bool) -> Callable:
     return value
 
 
+# Reset states drawn before the time scan are kept while `[T, B]` of them fit this budget;
+# beyond it (long rollouts of large physics states) each step resets inside the scan.
+HOISTED_RESET_BYTES = 64 * 2**20
+
+
+class StepRandomness(NamedTuple):
+    """What is random in each rollout step, drawn before the time scan (leaves `[T, ...]`):
+    the same keys, and so the same numbers, as drawing them step by step.
+
+    Drawn one step at a time, each of these is a few tiny threefry loops per step; drawn
+    for all T at once they are a few large ones, and the reset states (which depend on
+    nothing but their keys) are computed in one batched call."""
+
+    act: Array  # [T, 2] key of the step's action sample
+    env: Array  # [T, B, 2] keys of the environments' own steps
+    fresh: PyTree  # [T, B] reset states (`env.reset`), or `[T, B, 2]` their keys
+
+
+def reset_bytes(env, num_steps: int, num_envs: int) -> int:
+    """Bytes of `[num_steps, num_envs]` reset states of `env`."""
+    shapes = jax.eval_shape(env.reset, jax.random.PRNGKey(0))
+    per_state = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+    return int(per_state) * num_steps * num_envs
+
+
+def draw_step_randomness(
+    env, key: Array, num_steps: int, num_envs: int, hoist_resets: bool
+) -> StepRandomness:
+    """The keys of T steps of B environments: step t's key is `split(key, T)[t]`, split
+    into its action key and its environments' key, which `env.split_key` splits per
+    environment into its step and reset keys (`env.step`'s own derivation)."""
+    step_keys = jax.vmap(jax.random.split)(jax.random.split(key, num_steps))  # [T, 2, 2]
+    env_keys = jax.vmap(lambda k: jax.random.split(k, num_envs))(step_keys[:, 1])
+    env_step, env_reset = jax.vmap(jax.vmap(env.split_key))(env_keys)  # [T, B, 2] each
+    fresh = jax.vmap(jax.vmap(env.reset))(env_reset) if hoist_resets else env_reset
+    return StepRandomness(act=step_keys[:, 0], env=env_step, fresh=fresh)
+
+
 def _flat(tree: PyTree) -> PyTree:
     """Merge the time and batch axes of every leaf: `[T, B, ...]` -> `[T * B, ...]`."""
     return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
@@ -70,14 +110,13 @@ def make_rollout(
     small ones inside the loop.
     """
     value_fn = make_value_fn(critic, central)
-    batched_step = jax.vmap(env.step)
+    batched_step = jax.vmap(env.step_from)
     critic_in_scan = q_value is None and critic.hidden_size > 0
 
-    def step(params, runner: RunnerState, key: Array):
+    def step(params, runner: RunnerState, randomness: StepRandomness, hoisted: bool):
         actor_params, critic_params = params
         observation = runner.env_state.observation
-        num_envs = runner.first.shape[0]
-        key_act, key_env = jax.random.split(key)
+        key_act = randomness.act
         actor_hidden, out = actor.apply_all(
             actor_params,
             swap_agents(runner.actor_hidden),
@@ -93,9 +132,8 @@ def make_rollout(
             value, critic_hidden = value_fn(
                 critic_params, runner.critic_hidden, observation, runner.first
             )
-        env_state, info = batched_step(
-            jax.random.split(key_env, num_envs), runner.env_state, action
-        )
+        fresh = randomness.fresh if hoisted else jax.vmap(env.reset)(randomness.fresh)
+        env_state, info = batched_step(randomness.env, runner.env_state, action, fresh)
         if critic_in_scan:
             # The value of the true final observation, for bootstrapping on truncation.
             bootstrap_value, _ = value_fn(
@@ -140,8 +178,11 @@ def make_rollout(
 
     def rollout(actor_params: PyTree, critic_params: PyTree, runner: RunnerState, key: Array):
         params = (actor_params, critic_params)
+        num_envs = runner.first.shape[0]
+        hoisted = reset_bytes(env, num_steps, num_envs) <= HOISTED_RESET_BYTES
+        randomness = draw_step_randomness(env, key, num_steps, num_envs, hoisted)
         runner, (transitions, finals) = jax.lax.scan(
-            lambda r, k: step(params, r, k), runner, jax.random.split(key, num_steps)
+            lambda r, x: step(params, r, x, hoisted), runner, randomness
         )
         if not critic_in_scan:
             value, bootstrap = feed_forward_values(params, transitions, finals, key)

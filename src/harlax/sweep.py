@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harlax.checks import check
+from harlax.compiling import jit
 from harlax.config import Config
 from harlax.logging import episode_returns
 from harlax.train import make_train, seed_keys, train
@@ -72,7 +73,7 @@ def make_sweep(config: Config, name: str, values: Sequence[float]):
     def init(key, value):
         return program(value).init(key)
 
-    init_all = jax.jit(jax.vmap(jax.vmap(init, (0, None)), (None, 0)))
+    init_all = jit(jax.vmap(jax.vmap(init, (0, None)), (None, 0)))
     compiled: dict[int, Callable] = {}
 
     def run_all(state, values, length: int | None = None):
@@ -82,7 +83,7 @@ def make_sweep(config: Config, name: str, values: Sequence[float]):
             def run_chunk(state, value):
                 return program(value).run_chunk(state, length)
 
-            compiled[length] = jax.jit(
+            compiled[length] = jit(
                 jax.vmap(jax.vmap(run_chunk, (0, None)), (0, 0)), donate_argnums=0
             )
         return compiled[length](state, values)

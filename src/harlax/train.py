@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harlax.checkpoint import Checkpointer
+from harlax.compiling import jit
 from harlax.checks import check
 from harlax.config import Config
 from harlax.envs.registry import make_env
@@ -109,8 +110,8 @@ def seed_keys(config: Config) -> jax.Array:
 def compile_program(program: TrainProgram):
     """jit(vmap(...)) over seeds: `(init, run_chunk)` on `[num_seeds, ...]` states (chunks
     of the default length)."""
-    init = jax.jit(jax.vmap(program.init))
-    run_chunk = jax.jit(jax.vmap(program.run_chunk), donate_argnums=0)
+    init = jit(jax.vmap(program.init))
+    run_chunk = jit(jax.vmap(program.run_chunk), donate_argnums=0)
     return init, run_chunk
 
 
@@ -142,7 +143,7 @@ class CheckedChunks:
 
         start = time.perf_counter()
         self._executables[length] = (
-            jax.jit(
+            jit(
                 jax.vmap(chunk),
                 in_shardings=(self.shardings,),
                 out_shardings=(self.shardings, self.full, self.full),
@@ -164,7 +165,7 @@ def compile_checked(program: TrainProgram, mesh: jax.sharding.Mesh):
     guard (`CheckedChunks`). Returns `(init, run_chunk, state shardings)`."""
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(program.config))
     shardings, full = state_shardings(like, mesh), replicated(mesh)
-    init = jax.jit(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
+    init = jit(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
     return init, CheckedChunks(program, shardings, full), shardings
 
 

@@ -22,11 +22,20 @@ def flatten_time(batch: PyTree) -> PyTree:
     )
 
 
+def random_permutation(key: Array, n: int) -> Array:
+    """A uniformly random permutation of `range(n)` (int32 `[n]`): the indices sorted by
+    64 random bits each, in one sort. Ties, the only bias, have probability below
+    n^2 / 2^65. (`jax.random.permutation` sorts 32-bit keys in two or three rounds; a sort
+    is slow on the CPU, about 160 ns per element, so one sort instead of three matters.)"""
+    high, low = jax.random.bits(key, (2, n), jnp.uint32)
+    return jax.lax.sort((high, low, jnp.arange(n, dtype=jnp.int32)), num_keys=2)[2]
+
+
 def split_minibatches(key: Array, batch: PyTree, num_minibatches: int) -> PyTree:
     """Shuffle along N and split: leaves become `[M, K, T, N / M, ...]`. Every leaf gets
     the same permutation, so leaves must agree on N."""
     n = jax.tree.leaves(batch)[0].shape[BATCH_AXIS]
-    order = jax.random.permutation(key, n)
+    order = random_permutation(key, n)
 
     def split(x: Array) -> Array:
         x = jnp.take(x, order, axis=BATCH_AXIS)

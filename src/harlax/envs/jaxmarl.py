@@ -176,7 +176,22 @@ class JaxMARLAdapter:
     def step(
         self, key: Array, state: AdapterState, actions: Array
     ) -> tuple[AdapterState, StepInfo]:
+        """One step with auto-reset: `step_from` with the reset state drawn from `key`."""
+        key_step, key_reset = self.split_key(key)
+        return self.step_from(key_step, state, actions, self.reset(key_reset))
+
+    @staticmethod
+    def split_key(key: Array) -> tuple[Array, Array]:
+        """`(key_step, key_reset)`: the keys `step(key, ...)` gives the environment's own
+        step and the reset. A rollout may draw them (and the resets) before its time scan:
+        the reset state depends on nothing but its key."""
         key_step, key_reset = jax.random.split(key)
+        return key_step, key_reset
+
+    def step_from(
+        self, key_step: Array, state: AdapterState, actions: Array, fresh: AdapterState
+    ) -> tuple[AdapterState, StepInfo]:
+        """One step; where the episode ends the next state is `fresh` (a `reset` state)."""
         obs, env_state, rewards, dones, infos = self.env.step_env(
             key_step, state.env_state, self._unstack_actions(actions)
         )
@@ -191,7 +206,6 @@ class JaxMARLAdapter:
             truncated = done & ~terminated
         episode_return = state.episode_return + reward
 
-        fresh = self.reset(key_reset)
         continuing = AdapterState(env_state, episode_return, length, final, self._active(dones))
         next_state = jax.tree.map(lambda r, c: jnp.where(done, r, c), fresh, continuing)
         info = StepInfo(
