@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from harlax.checkpoint import Checkpointer
-from harlax.compiling import jit
 from harlax.checks import check
+from harlax.compiling import jit
 from harlax.config import Config
 from harlax.envs.registry import make_env
 from harlax.evaluate import Evaluation
