@@ -53,7 +53,11 @@ def run_hatrpo(payoff: np.ndarray, logits0: jax.Array, key: jax.Array):
             return jnp.mean(jnp.exp(log_prob(z) - batch_i.old_log_prob) * batch_i.advantage)
 
         kl = lambda z: head.kl(logits_i, z, mask)
-        new, info = trust_region_step(logits_i, surrogate, kl, 0.01, 10, 0.1, 10, 0.5, 0.8)
+        # Tabular: the policy's outputs are its parameters (the logits).
+        identity = lambda z: z
+        new, info, _ = trust_region_step(
+            logits_i, identity, surrogate, kl, 0.01, 10, 0.1, 10, 0.5, 0.8
+        )
         return new, opt_i, log_prob(new), {"gain": info.improvement, "accepted": info.accepted}
 
     def iteration(logits, key):

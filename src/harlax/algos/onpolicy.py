@@ -166,10 +166,11 @@ class OnPolicyLearner:
         PPO clip epochs or one trust-region step). Metric `kl` is the exact mean
         KL(old || new) over the batch (its active samples)."""
         old_out = jax.lax.stop_gradient(self.policy_out(params, agent_index, batch))
-        params, opt_state, metrics = self.policy_step(
+        params, opt_state, metrics, new_out = self.policy_step(
             self, params, opt_state, batch, agent_index, key, old_out
         )
-        new_out = self.policy_out(params, agent_index, batch)
+        if new_out is None:
+            new_out = self.policy_out(params, agent_index, batch)
         new_log_prob = self.head.log_prob(new_out, batch.avail, batch.action)
         metrics["kl"] = masked_mean(self.head.kl(old_out, new_out, batch.avail), batch.active)
         return params, opt_state, new_log_prob, metrics

@@ -3,10 +3,11 @@ trust-region (natural-gradient) step under a KL bound. Each is a function of the
 (`OnPolicyLearner`: its policy outputs, head, actor optimiser and config):
 
     step(learner, params, opt_state, batch, agent_index, key, old_out)
-        -> (params, opt_state, metrics)
+        -> (params, opt_state, metrics, new_out)
 
 on one parameter set's batch (leaves `[K, T, N, ...]`; `old_out` the policy's outputs
-before the step). Every mean is over the active samples (`returns.masked_mean`).
+before the step; `new_out` the outputs after it where the step has them, else None).
+Every mean is over the active samples (`returns.masked_mean`).
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def clip_step(learner, params, opt_state, batch: PolicyBatch, agent_index, key, 
     """`num_epochs` passes of `num_minibatches` Adam steps on `clip_loss`."""
     c = learner.config
     loss = lambda p, mb: clip_loss(learner, p, agent_index, mb)
-    return minibatch_epochs(
+    params, opt_state, metrics = minibatch_epochs(
         key, params, opt_state, batch, loss, learner.actor_tx, c.num_epochs, c.num_minibatches
     )
+    return params, opt_state, metrics, None
 
 
 def trust_region_policy_step(
@@ -56,22 +58,15 @@ def trust_region_policy_step(
     c = learner.config
     mean = lambda x: masked_mean(x, batch.active)
 
-    def log_prob(p):
-        out = learner.policy_out(p, agent_index, batch)
-        return out, learner.head.log_prob(out, batch.avail, batch.action)
+    def surrogate_of(out):
+        log_prob = learner.head.log_prob(out, batch.avail, batch.action)
+        return mean(jnp.exp(log_prob - batch.old_log_prob) * batch.advantage)
 
-    def surrogate(p):
-        _, lp = log_prob(p)
-        return mean(jnp.exp(lp - batch.old_log_prob) * batch.advantage)
-
-    def mean_kl(p):
-        out, _ = log_prob(p)
-        return mean(learner.head.kl(old_out, out, batch.avail))
-
-    params, info = trust_region_step(
+    params, info, new_out = trust_region_step(
         params,
-        surrogate,
-        mean_kl,
+        lambda p: learner.policy_out(p, agent_index, batch),
+        surrogate_of,
+        lambda out: mean(learner.head.kl(old_out, out, batch.avail)),
         c.kl_threshold,
         c.cg_iters,
         c.cg_damping,
@@ -84,7 +79,7 @@ def trust_region_policy_step(
         "step_accepted": info.accepted,
         "improvement": info.improvement,
     }
-    return params, opt_state, metrics
+    return params, opt_state, metrics, new_out
 
 
 POLICY_STEPS = {"clip": clip_step, "trust_region": trust_region_policy_step}  # by Config.step
