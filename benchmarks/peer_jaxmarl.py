@@ -2,19 +2,23 @@
 
 The peers are JaxMARL's `baselines/IPPO/ippo_ff_mpe.py` (`--algo ippo_ff`) and
 `baselines/MAPPO/mappo_rnn_mpe.py` (`--algo mappo_rnn`) from FLAIROx/JaxMARL; they are not
-part of the `jaxmarl` pip package, and their code is not part of this repository: check the
-file out beside the project, remove its hydra entry point and per-update wandb callback,
-and give this script a command that runs it as `PEER NUM_ENVS TOTAL_STEPS NUM_SEEDS`
-printing one JSON line with `compile_s`, `run_s`. Without `--peer`, only harlax is measured.
+part of the `jaxmarl` pip package, and their code is not part of this repository: check
+JaxMARL out beside the project and give this script a command that runs a baseline as
+`PEER NUM_ENVS TOTAL_STEPS NUM_SEEDS`, printing one JSON line with `compile_s`, `run_s`.
+`benchmarks/jaxmarl_peer.py` is such a command: it runs the baseline file as it is on disk,
+without its hydra entry point and per-update wandb callback. Without `--peer`, only harlax
+is measured.
 
 Settings are the peer's MPE config (see PEERS): MPE_simple_spread_v3, 128-step rollouts,
 4 epochs, 4 minibatches, annealed lr, clip 0.2, entropy 0.01; IPPO: tanh 64x64 nets,
 lr 2.5e-4; recurrent MAPPO: relu dense-GRU-dense nets of width 128, lr 2e-3.
 
-    python -m benchmarks.peer_jaxmarl --num-envs 16 64 256 --total-steps 1048576 \
-        --peer "python /path/to/jaxmarl_ippo_ff_mpe.py"
+    J=/path/to/JaxMARL/baselines
+    python -m benchmarks.peer_jaxmarl --num-envs 16 64 256 --total-steps 1048576 --peer \
+        "python -m benchmarks.jaxmarl_peer $J/IPPO/ippo_ff_mpe.py $J/IPPO/config/ippo_ff_mpe.yaml"
     python -m benchmarks.peer_jaxmarl --algo mappo_rnn --num-envs 16 64 128 \
-        --total-steps 1048576 --peer "python /path/to/jaxmarl_mappo_rnn_mpe.py"
+        --total-steps 262144 --peer "python -m benchmarks.jaxmarl_peer \
+        $J/MAPPO/mappo_rnn_mpe.py $J/MAPPO/config/mappo_homogenous_rnn_mpe.yaml"
 
 Writes benchmarks/results/peer_jaxmarl.csv (ippo_ff) or peer_jaxmarl_<algo>.csv.
 """
@@ -85,6 +89,7 @@ def main() -> None:
     parser.add_argument("--num-seeds", type=int, default=1)
     parser.add_argument("--algo", default="ippo_ff", choices=list(PEERS))
     parser.add_argument("--peer", default=None, help="command that runs the peer script")
+    parser.add_argument("--peer-commit", default=None, help="JaxMARL commit, for the notes")
     args = parser.parse_args()
     rows = []
     for num_envs in args.num_envs:
@@ -120,6 +125,8 @@ def main() -> None:
         f"{PEERS[args.algo]['preset']} at the peer's settings; run_s excludes compilation; "
         "both run the whole training as one compiled program, seeds vmapped"
     ]
+    if args.peer_commit:
+        notes.append(f"JaxMARL commit {args.peer_commit}; peer command: {args.peer}")
     name = "peer_jaxmarl" if args.algo == "ippo_ff" else f"peer_jaxmarl_{args.algo}"
     print(f"wrote {write_csv(name, rows, notes)}")
 
