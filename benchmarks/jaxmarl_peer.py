@@ -58,9 +58,24 @@ def load_make_train(script: Path):
     return module.make_train
 
 
+def read_config(path: Path) -> dict:
+    """The peer's yaml config as hydra (OmegaConf) reads it: YAML 1.1 leaves `2e-3` a
+    string, OmegaConf makes it a float."""
+
+    def number(value):
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return value
+
+    return {key: number(value) for key, value in yaml.safe_load(path.read_text()).items()}
+
+
 def main() -> None:
     script, config_path, num_envs, total_steps, num_seeds = sys.argv[1:6]
-    config = yaml.safe_load(Path(config_path).read_text())
+    config = read_config(Path(config_path))
     config.update(NUM_ENVS=int(num_envs), TOTAL_TIMESTEPS=int(total_steps))
     make_train = load_make_train(Path(script))
     rngs = jax.random.split(jax.random.PRNGKey(config["SEED"]), int(num_seeds))

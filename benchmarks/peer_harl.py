@@ -193,8 +193,8 @@ def notes_of(args: argparse.Namespace, versions: str | None, load_start: str) ->
         "s_per_update / the same impl's HAPPO",
         "returns are not compared: HARL's PettingZoo simple_spread_v2 counts self-collisions "
         "(returns differ by a constant); speed only",
-        f"load average (1, 5, 15 min) at start: {load_start}; at end: {load()}; "
-        "the machine was shared with other jobs",
+        f"load average (1, 5, 15 min) at start: {load_start}; at end: {load()} "
+        "(HARL's 20 environment subprocesses count in it)",
     ]
     return ([versions] if versions else []) + notes
 
