@@ -3,9 +3,9 @@
 On the CPU, XLA hands dots and reductions to YNNPACK by default. YNNPACK's reductions
 are slow on the small axes of RL programs (a log-softmax over 5 actions: a `[6144, 5]`
 reduce took about 0.5 ms; layer norms over 128 features), so harlax keeps YNNPACK for dots
-only and XLA's own emitters do the reductions. Measured on the 2-core CPU VM, one update:
-HAPPO at HARL's settings 365 -> 260 ms, HATRPO 900 -> 410 ms, IPPO at JaxMARL's 3-8%
-faster; recurrent MAPPO at 128 environments about 6% slower.
+only and XLA's own emitters do the reductions. Measured on the 2-core CPU VM, one update
+(`benchmarks/update_time.py`): HAPPO at HARL's settings 369 -> 258 ms, HATRPO 885 -> 432
+ms, IPPO at JaxMARL's 6% faster; recurrent MAPPO at 128 environments 7% slower.
 Where the installed jaxlib does not know the option, or off the CPU, nothing is set.
 """
 
