@@ -19,28 +19,18 @@ import jax
 
 import harlax
 from benchmarks.common import write_csv
+from benchmarks.peer_jaxmarl import PEERS
 from harlax import compiling
 from harlax.train import make_train
 
-# JaxMARL's IPPO and recurrent MAPPO settings (benchmarks/peer_jaxmarl.py), HARL's presets.
+# JaxMARL's IPPO and recurrent MAPPO settings (the peers' table of peer_jaxmarl.py), and
+# HARL's presets.
 JAXMARL = dict(rollout_length=128, num_epochs=4, num_minibatches=4, anneal_lr=True)
 CASES = {
-    "ippo_jaxmarl_64": (
-        "ippo",
-        dict(JAXMARL, num_envs=64, lr=2.5e-4, critic_lr=2.5e-4, value_norm=False),
-    ),
+    "ippo_jaxmarl_64": ("ippo", dict(JAXMARL, num_envs=64, **PEERS["ippo_ff"]["settings"])),
     "mappo_rnn_jaxmarl_128": (
         "mappo",
-        dict(
-            JAXMARL,
-            num_envs=128,
-            lr=2e-3,
-            critic_lr=2e-3,
-            recurrent=True,
-            hidden_dim=128,
-            activation="relu",
-            value_norm=False,
-        ),
+        dict(JAXMARL, num_envs=128, **PEERS["mappo_rnn"]["settings"]),
     ),
     "happo_harl": ("happo", {}),
     "hatrpo_harl": ("hatrpo", {}),
