@@ -101,13 +101,19 @@ def matmul_peak_flops(size: int = 1024, repeats: int = 20) -> float:
 
 def compile_and_run_once(program) -> tuple[float, float]:
     """`(compile_s, run_s)` of a `TrainProgram` whose whole run is one chunk (as the peers
-    run theirs: one scan): init and compile timed together, then the run alone."""
-    from harlax.compiling import jit
-    from harlax.train import seed_keys
+    run theirs: one scan): init and compile timed together, the way `harlax.train` starts
+    (`compile_program`, `compile_concurrently`), then the run alone."""
+    from harlax.compiling import compile_concurrently
+    from harlax.train import compile_program, seed_keys
 
     start = time.perf_counter()
-    state = jit(jax.vmap(program.init))(seed_keys(program.config))
-    run = jit(jax.vmap(program.run_chunk)).lower(state).compile()
+    init, run_chunk = compile_program(program)
+    keys = seed_keys(program.config)
+    like = jax.eval_shape(init, keys)
+    init, run = compile_concurrently(
+        [lambda: init.lower(keys).compile(), lambda: run_chunk.lower(like).compile()]
+    )
+    state = init(keys)
     block(state)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -122,9 +128,9 @@ def time_program(init, run_chunk, keys, chunks: int) -> dict[str, float]:
     `init`, `run_chunk`: un-jitted vmapped functions of a TrainProgram-like pair.
     Returns compile_s, seconds_per_chunk and flops_per_chunk (XLA cost analysis).
     """
-    from harlax.compiling import jit
+    from harlax.compiling import jit, jit_once
 
-    state = jit(init)(keys)
+    state = jit_once(init)(keys)
     block(state)
     start = time.perf_counter()
     compiled = jit(run_chunk, donate_argnums=0).lower(state).compile()

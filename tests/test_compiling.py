@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from harlax import compiling
 
@@ -31,10 +32,39 @@ def test_cpu_programs_keep_ynnpack_for_dots_only():
 
 def test_an_option_this_jaxlib_does_not_know_falls_back_to_xla_defaults(monkeypatch):
     monkeypatch.setattr(compiling, "CPU_OPTIONS", {"xla_cpu_no_such_option_anywhere": "1"})
+    monkeypatch.setattr(compiling, "ONCE_OPTIONS", {"xla_no_such_option_either": True})
     compiling.compiler_options.cache_clear()
+    compiling.once_options.cache_clear()
     try:
         assert compiling.compiler_options() == {}
+        assert compiling.once_options() == {}
         assert float(compiling.jit(lambda x: x * 2.0)(3.0)) == 6.0
+        assert float(compiling.jit_once(lambda x: x * 2.0)(3.0)) == 6.0
     finally:
         monkeypatch.undo()
         compiling.compiler_options.cache_clear()
+        compiling.once_options.cache_clear()
+
+
+def test_programs_that_run_once_compile_cheaply_and_compute_the_same():
+    """`jit_once` adds XLA's cheap settings to the usual options; results agree to float32
+    rounding (orthogonal initialisation: Gram-Schmidt)."""
+    assert compiling.once_options() == dict(compiling.compiler_options(), **compiling.ONCE_OPTIONS)
+    from harlax.initializers import orthogonal
+
+    init = lambda key: orthogonal(1.4)(key, (48, 32))
+    key = jax.random.PRNGKey(3)
+    np.testing.assert_allclose(compiling.jit_once(init)(key), jax.jit(init)(key), atol=1e-5)
+
+
+def test_compile_concurrently_returns_results_in_order_and_raises_a_jobs_error():
+    fns = [jax.jit(lambda x, k=k: x * k) for k in range(3)]
+    jobs = [lambda f=f: f.lower(1.0).compile() for f in fns]
+    executables = compiling.compile_concurrently(jobs)
+    assert [float(e(2.0)) for e in executables] == [0.0, 2.0, 4.0]
+
+    def bad():
+        raise ValueError("job failed")
+
+    with pytest.raises(ValueError, match="job failed"):
+        compiling.compile_concurrently([jobs[0], bad])

@@ -7,31 +7,76 @@ only and XLA's own emitters do the reductions. Measured on the 2-core CPU VM, on
 (`benchmarks/update_time.py`): HAPPO at HARL's settings 369 -> 258 ms, HATRPO 885 -> 432
 ms, IPPO at JaxMARL's 6% faster; recurrent MAPPO at 128 environments 7% slower.
 Where the installed jaxlib does not know the option, or off the CPU, nothing is set.
+
+`jit_once` compiles a program that runs once per run (the learner's `init`) with XLA's
+cheap settings (`ONCE_OPTIONS`, what `JAX_DISABLE_MOST_OPTIMIZATIONS` sets): its run time
+is milliseconds, but at full optimisation its compilation took 3.5-5.7 s of the 2-core
+VM's start-up (parameter initialisers, environment resets), 1.5-3.2 s with these settings.
+Its results can differ from a fully optimised build's in the last bits of float32
+(orthogonal initialisers: up to 4e-6); every harlax entry point compiles `init` this way,
+so a config and seed still give the same numbers.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import jax
 
+T = TypeVar("T")
+
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+ONCE_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def _known(options: dict) -> bool:
+    """Whether this jaxlib compiles a program with `options`."""
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=options).lower(1.0).compile()
+    except Exception:  # an older or newer jaxlib without these options
+        return False
+    return True
 
 
 @functools.cache
 def compiler_options() -> dict[str, str]:
     """The XLA options harlax compiles with on this machine's default backend."""
-    if jax.default_backend() != "cpu":
-        return {}
-    try:
-        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(1.0).compile()
-    except Exception:  # an older or newer jaxlib without this option: XLA's defaults
+    if jax.default_backend() != "cpu" or not _known(CPU_OPTIONS):
         return {}
     return dict(CPU_OPTIONS)
+
+
+@functools.cache
+def once_options() -> dict[str, Any]:
+    """`compiler_options()` plus `ONCE_OPTIONS` where this jaxlib knows them."""
+    options = dict(compiler_options(), **ONCE_OPTIONS)
+    return options if _known(options) else compiler_options()
 
 
 def jit(fn: Callable, **kwargs: Any):
     """`jax.jit(fn, **kwargs)` compiled with `compiler_options()`."""
     return jax.jit(fn, compiler_options=compiler_options(), **kwargs)
+
+
+def jit_once(fn: Callable, **kwargs: Any):
+    """`jax.jit(fn, **kwargs)` for a program that runs once: cheap to compile
+    (`once_options()`)."""
+    return jax.jit(fn, compiler_options=once_options(), **kwargs)
+
+
+def compile_concurrently(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Run compilation jobs (say `lambda: f.lower(x).compile()`) on a thread each; their
+    results in order. A job's error is raised here.
+
+    Why threads: tracing and lowering hold Python's lock, but XLA compiles outside it,
+    so one program's compilation overlaps the next one's tracing. On the 2-core VM the
+    default `harlax train` compiles its `init` while its chunk is traced and compiled.
+    """
+    if len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harlax.checks import check
-from harlax.compiling import jit
+from harlax.compiling import jit, jit_once
 from harlax.config import Config
 from harlax.logging import episode_returns
 from harlax.train import make_train, seed_keys, train
@@ -73,7 +73,7 @@ def make_sweep(config: Config, name: str, values: Sequence[float]):
     def init(key, value):
         return program(value).init(key)
 
-    init_all = jit(jax.vmap(jax.vmap(init, (0, None)), (None, 0)))
+    init_all = jit_once(jax.vmap(jax.vmap(init, (0, None)), (None, 0)))
     compiled: dict[int, Callable] = {}
 
     def run_all(state, values, length: int | None = None):

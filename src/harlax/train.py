@@ -11,6 +11,7 @@ Operations on a finished run's directory (load, resume, evaluate) are in `harlax
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import numpy as np
 
 from harlax.checkpoint import Checkpointer
 from harlax.checks import check
-from harlax.compiling import jit
+from harlax.compiling import compile_concurrently, jit, jit_once
 from harlax.config import Config
 from harlax.envs.registry import make_env
 from harlax.evaluate import Evaluation
@@ -110,7 +111,7 @@ def seed_keys(config: Config) -> jax.Array:
 def compile_program(program: TrainProgram):
     """jit(vmap(...)) over seeds: `(init, run_chunk)` on `[num_seeds, ...]` states (chunks
     of the default length)."""
-    init = jit(jax.vmap(program.init))
+    init = jit_once(jax.vmap(program.init))
     run_chunk = jit(jax.vmap(program.run_chunk), donate_argnums=0)
     return init, run_chunk
 
@@ -121,18 +122,24 @@ class CheckedChunks:
 
     One compiled executable per chunk length, made by `compile` (or on first use): a run
     whose updates do not divide into chunks compiles its shorter last chunk when it gets
-    there."""
+    there. `abstract_state`: the state's shapes, dtypes and shardings, which is all that
+    compiling needs."""
 
-    def __init__(self, program: TrainProgram, shardings: PyTree, full):
+    def __init__(self, program: TrainProgram, shardings: PyTree, full, like: PyTree):
         self.program, self.shardings, self.full = program, shardings, full
+        self.abstract_state = jax.tree.map(
+            lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+            like,
+            shardings,
+        )
         self._executables: dict[int, Callable] = {}
 
     def _length(self, length: int | None) -> int:
         return self.program.derived.updates_per_chunk if length is None else length
 
-    def compile(self, state: PyTree, length: int | None = None) -> float:
-        """Compile the chunk of `length` updates for states like `state`; the seconds it
-        took (0 when it was compiled before)."""
+    def compile(self, state: PyTree | None = None, length: int | None = None) -> float:
+        """Compile the chunk of `length` updates for states like `state` (default:
+        `abstract_state`); the seconds it took (0 when it was compiled before)."""
         length = self._length(length)
         if length in self._executables:
             return 0.0
@@ -149,7 +156,7 @@ class CheckedChunks:
                 out_shardings=(self.shardings, self.full, self.full),
                 donate_argnums=0,
             )
-            .lower(state)
+            .lower(self.abstract_state if state is None else state)
             .compile()
         )
         return time.perf_counter() - start
@@ -165,8 +172,8 @@ def compile_checked(program: TrainProgram, mesh: jax.sharding.Mesh):
     guard (`CheckedChunks`). Returns `(init, run_chunk, state shardings)`."""
     like = jax.eval_shape(jax.vmap(program.init), seed_keys(program.config))
     shardings, full = state_shardings(like, mesh), replicated(mesh)
-    init = jit(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
-    return init, CheckedChunks(program, shardings, full), shardings
+    init = jit_once(jax.vmap(program.init), in_shardings=full, out_shardings=shardings)
+    return init, CheckedChunks(program, shardings, full, like), shardings
 
 
 # Output-only fields: they do not change the compiled program, so runs that differ only
@@ -265,8 +272,9 @@ def run_loop(
     evaluation = None
     if config.eval_every:
         evaluation = Evaluation(program, directory if main else None, start_update)
+    keys = None
     if state is None:
-        state = init(replicate(seed_keys(config), jax.tree.leaves(shardings)[0].mesh))
+        keys = replicate(seed_keys(config), jax.tree.leaves(shardings)[0].mesh)
     else:
         state = jax.device_put(state, shardings)
     host_chunks: list[dict[str, np.ndarray]] = []
@@ -289,8 +297,13 @@ def run_loop(
         with ProgressBar(config.total_steps, enabled=config.progress) as bar:
             bar.update(start_update * spu, 0.0, float("nan"))
             bar.phase("compiling")
-            for length in sorted({length for _, length in chunks}):
-                run_chunk.compile(state, length)
+            lengths = sorted({length for _, length in chunks})
+            jobs = [functools.partial(run_chunk.compile, None, length) for length in lengths]
+            if state is None:
+                jobs.append(lambda: init.lower(keys).compile())
+            executables = compile_concurrently(jobs)
+            if state is None:
+                state = executables[-1](keys)
             bar.phase("training")
             start = time.perf_counter()  # steps/s counts training only, not compilation
             pending = None
