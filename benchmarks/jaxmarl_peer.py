@@ -12,7 +12,9 @@ dropped, so the peer runs as one compiled program like harlax. Everything else, 
         JAXMARL/baselines/IPPO/config/ippo_ff_mpe.yaml NUM_ENVS TOTAL_STEPS NUM_SEEDS
 
 prints one JSON line `{"compile_s": ..., "run_s": ...}` (seeds vmapped, as the IPPO
-script's own `main` does). Give `peer_jaxmarl --peer` the command up to the yaml path.
+script's own `main` does); with `--compile-only` it stops after compiling (`startup.py`).
+`compile_s` is the whole program's trace, lowering and XLA compilation. Give
+`peer_jaxmarl --peer` the command up to the yaml path.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def _stand_in_modules() -> None:
         omegaconf = types.ModuleType("omegaconf")
         omegaconf.OmegaConf = None
         sys.modules["omegaconf"] = omegaconf
+
+
+COMPILE_ONLY = "--compile-only"  # flag: compile, print compile_s, do not run
 
 
 def load_make_train(script: Path):
@@ -74,7 +79,8 @@ def read_config(path: Path) -> dict:
 
 
 def main() -> None:
-    script, config_path, num_envs, total_steps, num_seeds = sys.argv[1:6]
+    args = [a for a in sys.argv[1:] if a != COMPILE_ONLY]
+    script, config_path, num_envs, total_steps, num_seeds = args
     config = read_config(Path(config_path))
     config.update(NUM_ENVS=int(num_envs), TOTAL_TIMESTEPS=int(total_steps))
     make_train = load_make_train(Path(script))
@@ -83,6 +89,9 @@ def main() -> None:
     start = time.perf_counter()
     compiled = program.lower(rngs).compile()
     compile_s = time.perf_counter() - start
+    if COMPILE_ONLY in sys.argv:
+        print(json.dumps({"compile_s": compile_s}))
+        return
     start = time.perf_counter()
     jax.block_until_ready(compiled(rngs))
     run_s = time.perf_counter() - start

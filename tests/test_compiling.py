@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,3 +73,42 @@ def test_compile_concurrently_returns_results_in_order_and_raises_a_jobs_error()
 
     with pytest.raises(ValueError, match="job failed"):
         compiling.compile_concurrently([jobs[0], bad])
+
+
+CACHE_SCRIPT = """
+import sys
+import jax
+from harlax import compiling
+first = compiling.enable_compilation_cache()
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+print(float(jax.jit(lambda x: (x * 3.0).sum())(jax.numpy.ones(4))))
+print(first, compiling.enable_compilation_cache(sys.argv[1]))
+"""
+
+
+def test_compilation_cache_writes_programs_to_the_chosen_directory(tmp_path):
+    """With `HARLAX_COMPILATION_CACHE=DIR` a compiled program lands in DIR, and a second
+    call keeps the directory JAX already uses."""
+    cache = tmp_path / "cache"
+    env = dict(os.environ, HARLAX_COMPILATION_CACHE=str(cache))
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", CACHE_SCRIPT, str(tmp_path / "other")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    value, dirs = done.stdout.strip().splitlines()
+    assert float(value) == 12.0
+    assert dirs == f"{cache} {cache}"
+    assert [p.name for p in cache.iterdir() if p.name.startswith("jit_")]
+    assert not (tmp_path / "other").exists()
+
+
+def test_compilation_cache_off_changes_nothing(monkeypatch):
+    monkeypatch.setenv("HARLAX_COMPILATION_CACHE", "off")
+    before = jax.config.jax_compilation_cache_dir  # None unless JAX's own variable is set
+    result = compiling.enable_compilation_cache()
+    assert result == (Path(before) if before else None)
+    assert jax.config.jax_compilation_cache_dir == before

@@ -39,6 +39,8 @@ def test_tiny_end_to_end_run(algo, env, env_kwargs, recurrent):
     assert m["critic_loss"].shape == (1, 2)
     assert m["actor_loss"].shape == (1, 2, num_agents)
     assert result.run_dir is None
+    assert list(result.seconds) == ["setup", "compile", "train"]
+    assert all(s > 0 for s in result.seconds.values())
 
 
 @pytest.mark.slow

@@ -8,6 +8,11 @@ Errors the user can fix (a bad config, an unknown preset or name, a missing run 
 or checkpoint, a checkpoint that does not restore, a run stopped by the NaN guard) are
 printed by `main` as one line, `harlax COMMAND: error: ...`, with exit status 1; any other
 exception is a bug and keeps its traceback (see `user_error`).
+
+The commands that compile keep their compiled programs on disk
+(`harlax.compiling.enable_compilation_cache`; `HARLAX_COMPILATION_CACHE=DIR` chooses the
+directory, `HARLAX_COMPILATION_CACHE=off` turns it off), so a second run of a config, or
+another seed of it, starts without compiling.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import types
 import numpy as np
 import tyro
 
+from harlax.compiling import enable_compilation_cache
 from harlax.config import Config
 from harlax.guard import NonFiniteError
 from harlax.named_configs import presets
@@ -266,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
         "aggregate": _aggregate,
         "sweep": _sweep,
     }
+    if argv[0] in ("train", "eval", "sweep"):  # the commands that compile
+        enable_compilation_cache()
     try:
         handlers[argv[0]](argv[1:])
     except Exception as err:

@@ -15,13 +15,20 @@ VM's start-up (parameter initialisers, environment resets), 1.5-3.2 s with these
 Its results can differ from a fully optimised build's in the last bits of float32
 (orthogonal initialisers: up to 4e-6); every harlax entry point compiles `init` this way,
 so a config and seed still give the same numbers.
+
+`enable_compilation_cache` keeps compiled programs on disk (JAX's persistent cache), so a
+later process that builds the same program loads it instead of compiling it. The
+command line turns it on (`HARLAX_COMPILATION_CACHE`); the Python API leaves JAX's
+settings to the caller.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import jax
@@ -80,3 +87,33 @@ def compile_concurrently(jobs: Sequence[Callable[[], T]]) -> list[T]:
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = [pool.submit(job) for job in jobs]
         return [future.result() for future in futures]
+
+
+CACHE_VARIABLE = "HARLAX_COMPILATION_CACHE"  # a directory, or "off"
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/harlax/xla` (`~/.cache/harlax/xla` where XDG_CACHE_HOME is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "harlax" / "xla"
+
+
+def enable_compilation_cache(directory: str | Path | None = None) -> Path | None:
+    """Keep compiled programs in `directory` (JAX's persistent compilation cache): a later
+    process that builds the same program (same config up to its output fields, the same
+    jax and machine) loads the executable instead of compiling it. On the 2-core VM the
+    default run's compile phase went from about 11 s to 2.5 s (what is left is tracing).
+
+    `directory` defaults to `$HARLAX_COMPILATION_CACHE`, else `default_cache_dir()`; the
+    value "off" turns nothing on. Where JAX's cache directory is set already (say by
+    `JAX_COMPILATION_CACHE_DIR`), that one is kept. Returns the directory in use, or None.
+    """
+    if jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
+    chosen = str(directory) if directory is not None else os.environ.get(CACHE_VARIABLE, "")
+    if chosen.strip().lower() == "off":
+        return None
+    path = Path(chosen) if chosen.strip() else default_cache_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    return path

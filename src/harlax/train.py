@@ -89,6 +89,10 @@ class TrainResult:
     config: Config
     run_dir: Path | None
     evaluation: dict | None = None  # greedy evaluation: see `harlax.evaluate.Evaluation`
+    # Wall-clock seconds of the run's phases: "setup" (building the program, directory,
+    # writers), "compile" (init and every chunk length), "train" (the chunks, with logging,
+    # evaluation and checkpoints between them).
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def make_train(config: Config, derived: Derived | None = None) -> TrainProgram:
@@ -250,6 +254,7 @@ def run_loop(
     """The host loop: compile, then dispatch chunks, and between them log, check, evaluate
     and save. `state` (None: a fresh start) is the learner state after `start_update`
     updates (`harlax.runs.resume` passes a restored checkpoint)."""
+    marks = {"setup": time.perf_counter()}
     program, init, run_chunk, shardings = compiled(config)
     learner, derived = program.learner, program.derived
     per_chunk = derived.updates_per_chunk
@@ -297,6 +302,7 @@ def run_loop(
         with ProgressBar(config.total_steps, enabled=config.progress) as bar:
             bar.update(start_update * spu, 0.0, float("nan"))
             bar.phase("compiling")
+            marks["compile"] = time.perf_counter()
             lengths = sorted({length for _, length in chunks})
             jobs = [functools.partial(run_chunk.compile, None, length) for length in lengths]
             if state is None:
@@ -305,7 +311,7 @@ def run_loop(
             if state is None:
                 state = executables[-1](keys)
             bar.phase("training")
-            start = time.perf_counter()  # steps/s counts training only, not compilation
+            start = marks["train"] = time.perf_counter()  # steps/s: training only
             pending = None
             for first, length in chunks:
                 # Dispatch the next chunk before reading the previous one's metrics, so the
@@ -336,6 +342,9 @@ def run_loop(
             checkpointer.close()
         if writer is not None:
             writer.close()
+    marks["end"] = time.perf_counter()
+    phases = list(marks)
+    seconds = {a: marks[b] - marks[a] for a, b in zip(phases, phases[1:], strict=False)}
     metrics = (
         {k: np.concatenate([c[k] for c in host_chunks], axis=1) for k in host_chunks[0]}
         if host_chunks
@@ -350,6 +359,7 @@ def run_loop(
         config=config,
         run_dir=directory,
         evaluation=None if evaluation is None else evaluation.summary(),
+        seconds=seconds,
     )
 
 
