@@ -1,9 +1,11 @@
 """Start-up: the default `harlax train` until its first chunk is done, against the time
 the JaxMARL peer takes to compile its training program.
 
-Each repetition runs both in fresh processes, alternating, so both start cold (no
-in-process caches). harlax: `harlax.train(Config(), write=False)` stopped after its first
-chunk (`updates_per_chunk` updates); `TrainResult.seconds` splits it into setup (program,
+Each repetition runs in fresh processes, alternating: harlax cold (an empty compilation
+cache, as a first run), harlax warm (a second process with the cache the first one
+filled, as `harlax train` reruns a config or runs another seed of it), and the peer.
+harlax: `harlax.train(Config(), write=False)` stopped after its first chunk
+(`updates_per_chunk` updates); `TrainResult.seconds` splits it into setup (program,
 environment, shapes), compile (init and the chunk, on threads) and the first chunk.
 `import harlax` is timed apart. Peer: `--peer` as for `peer_jaxmarl` (JaxMARL's IPPO,
 the nearest baseline: JaxMARL has no feed-forward MAPPO for MPE), run with
@@ -25,14 +27,16 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 
 from benchmarks.common import write_csv
 
 HARLAX = """
-import json, time
+import json, sys, time
 start = time.perf_counter()
 import harlax
 import_s = time.perf_counter() - start
+harlax.compiling.enable_compilation_cache(sys.argv[1])
 config = harlax.Config(progress=False)
 result = harlax.train(config, write=False, stop_after=config.updates_per_chunk)
 print(json.dumps(dict(import_s=import_s, **result.seconds)))
@@ -56,20 +60,25 @@ def main() -> None:
     config = harlax.Config()
     rows = []
     for rep in range(args.reps):
-        ours = last_json([sys.executable, "-c", HARLAX])
+        with tempfile.TemporaryDirectory() as cache:
+            cold = last_json([sys.executable, "-c", HARLAX, cache])
+            warm = last_json([sys.executable, "-c", HARLAX, cache])
         row = {
             "rep": rep,
-            "harlax_import_s": ours["import_s"],
-            "harlax_setup_s": ours["setup"],
-            "harlax_compile_s": ours["compile"],
-            "harlax_first_chunk_s": ours["train"],
-            "harlax_to_first_chunk_s": ours["setup"] + ours["compile"] + ours["train"],
+            "harlax_import_s": cold["import_s"],
+            "harlax_setup_s": cold["setup"],
+            "harlax_compile_s": cold["compile"],
+            "harlax_first_chunk_s": cold["train"],
+            "harlax_to_first_chunk_s": cold["setup"] + cold["compile"] + cold["train"],
+            "harlax_warm_compile_s": warm["compile"],
+            "harlax_warm_to_first_chunk_s": warm["setup"] + warm["compile"] + warm["train"],
         }
         if args.peer:
             size = [str(config.num_envs), str(config.total_steps), "1", "--compile-only"]
             peer = last_json(shlex.split(args.peer) + size)
             row["peer_compile_s"] = peer["compile_s"]
             row["harlax_over_peer"] = row["harlax_to_first_chunk_s"] / peer["compile_s"]
+            row["harlax_warm_over_peer"] = row["harlax_warm_to_first_chunk_s"] / peer["compile_s"]
         rows.append(row)
         print(row, flush=True)
     medians = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "rep"}
@@ -80,7 +89,8 @@ def main() -> None:
         "import timed apart",
         f"peer: {args.peer or 'not run'} {config.num_envs} {config.total_steps} 1 "
         "--compile-only (trace + lower + compile of its whole training program)",
-        "fresh processes for each, alternating",
+        "fresh processes for each, alternating; cold: empty compilation cache; warm: a "
+        "second process with the cache the cold one filled",
     ]
     print(write_csv(args.name, rows, notes))
 

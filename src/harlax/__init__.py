@@ -6,6 +6,7 @@ from harlax import _distributed  # noqa: F401  (first: joins a multi-host run, s
 
 from harlax.aggregate import aggregate
 from harlax.choices import ALGOS
+from harlax.compiling import enable_compilation_cache
 from harlax.config import Config
 from harlax.envs.registry import env_names, make_env
 from harlax.named_configs import presets
@@ -18,6 +19,7 @@ __all__ = [
     "Config",
     "TrainResult",
     "aggregate",
+    "enable_compilation_cache",
     "env_names",
     "evaluate",
     "load",
