@@ -2,7 +2,7 @@
 learning as it was: run it on two commits (e.g. `PYTHONPATH=<old tree>/src`) and compare.
 
 Cases: IPPO at JaxMARL's `ippo_ff_mpe.py` settings (64 envs, 1M steps) and HATRPO at HARL's
-tuned simple_spread settings (preset `hatrpo`, 400k steps). 4 seeds each; final = mean
+tuned simple_spread settings (presets `hatrpo` and `happo`, 400k steps). 4 seeds each; final = mean
 episode return over the last 10% of updates.
 
     python -m benchmarks.final_returns --tag after
@@ -37,6 +37,7 @@ CASES = {
         ),
     ),
     "hatrpo_harl": ("hatrpo", dict(total_steps=400_000, updates_per_chunk=10)),
+    "happo_harl": ("happo", dict(total_steps=400_000, updates_per_chunk=10)),
 }
 
 

@@ -6,8 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
-from harlax.algos.minibatch import joint_minibatch_epochs, minibatch_epochs, random_permutation
+from harlax.algos.minibatch import (
+    joint_minibatch_epochs,
+    minibatch_epochs,
+    permutation_rounds,
+    random_permutation,
+    split_minibatches,
+)
 
 K, N, D, EPOCHS, M = 2, 12, 3, 3, 4
 
@@ -25,18 +32,36 @@ def regression(key):
 
 
 def numpy_permutation(key, n: int) -> np.ndarray:
-    """The order `random_permutation` must give: indices sorted by their 64-bit random
-    keys (high word first), by numpy's lexsort."""
-    high, low = np.asarray(jax.random.bits(key, (2, n), jnp.uint32))
-    return np.lexsort((low, high))
+    """The order `random_permutation` must give, by a plain loop: in each round the
+    positions are sorted by (the round's random bits above the index bits, the position),
+    and the rounds compose."""
+    index_bits, rounds = permutation_rounds(n)
+    order = list(range(n))
+    for round_key in jax.random.split(key, rounds):
+        bits = np.asarray(jax.random.bits(round_key, (n,), jnp.uint32))
+        random = [int(b) % 2 ** (32 - index_bits) for b in bits]  # what survives the shift
+        ranked = sorted(range(n), key=lambda i: (random[i], i))
+        order = [order[i] for i in ranked]
+    return np.asarray(order)
 
 
-def test_random_permutation_sorts_by_64_random_bits():
+def test_random_permutation_equals_a_loop_over_rounds():
     for seed, n in [(0, 1), (1, 7), (2, 100), (3, 8192)]:
         key = jax.random.PRNGKey(seed)
         order = np.asarray(jax.jit(random_permutation, static_argnums=1)(key, n))
         np.testing.assert_array_equal(np.sort(order), np.arange(n))
         np.testing.assert_array_equal(order, numpy_permutation(key, n))
+
+
+def test_permutation_rounds_give_three_log2_n_random_bits():
+    for n in [2, 7, 2048, 6144, 8192, 32768, 1 << 20]:
+        index_bits, rounds = permutation_rounds(n)
+        assert 2 ** (index_bits - 1) < n <= 2**index_bits
+        assert rounds * (32 - index_bits) >= 3 * np.log2(n)
+        assert (rounds - 1) * (32 - index_bits) < 3 * np.log2(n)
+    assert permutation_rounds(2048) == (11, 2)
+    with pytest.raises(ValueError, match="2\\^28"):
+        permutation_rounds((1 << 28) + 1)
 
 
 def test_random_permutation_is_uniform_over_all_orders():
@@ -67,6 +92,21 @@ def test_minibatch_epochs_equals_a_python_loop():
             losses.append(float(value))
     np.testing.assert_allclose(w, ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["loss"], np.mean(losses), rtol=1e-5)
+    assert not np.allclose(w, 0.0)
+
+
+def test_one_minibatch_is_the_whole_batch_in_order():
+    """With M = 1 nothing is shuffled, and the epochs equal full-batch gradient steps."""
+    batch, loss = regression(jax.random.PRNGKey(6))
+    split = split_minibatches(jax.random.PRNGKey(7), batch, 1)
+    for name in batch:
+        np.testing.assert_array_equal(split[name], batch[name][None])
+    tx, w0 = optax.sgd(0.1), jnp.zeros(D)
+    w, _, _ = minibatch_epochs(jax.random.PRNGKey(8), w0, tx.init(w0), batch, loss, tx, EPOCHS, 1)
+    ref = np.zeros(D)
+    for _ in range(EPOCHS):
+        ref = ref - 0.1 * np.asarray(jax.grad(lambda w: loss(w, batch)[0])(jnp.asarray(ref)))
+    np.testing.assert_allclose(w, ref, rtol=1e-5, atol=1e-6)
     assert not np.allclose(w, 0.0)
 
 

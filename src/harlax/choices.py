@@ -51,4 +51,6 @@ SCHEMES = ("simultaneous", "sequential")
 STEPS = ("clip", "trust_region")
 ACTIVATIONS = ("tanh", "relu")  # flax.linen functions of these names (harlax.nets)
 VALUE_LOSSES = ("mse", "huber")
+# A team critic's reward (Config.team_critic): the agents' rewards summed or averaged.
+TEAM_REWARDS = ("sum", "mean")
 Q_SIGNALS = ("return", "critic")  # what a Q baseline is subtracted from (algos/q_critic.py)

@@ -97,6 +97,14 @@ class Config:
     use_policy_active_masks). Only environments that report inactive agents have any."""
     use_value_active_masks: bool = True
     """Leave inactive agents' samples out of the critic loss (use_value_active_masks)."""
+    team_critic: str | None = None
+    """A central V critic of the environment step instead of one value per agent: V(s)
+    from the global state alone (no agent id), trained on the team reward, the agents'
+    rewards combined by "sum" or "mean", whose GAE advantage every agent gets. HARL's
+    `state_type: EP` (its PettingZoo MPE reward is the agents' sum; its MaMuJoCo and SMAC
+    rewards are one team reward, i.e. "mean" of equal rewards). A per-step critic has no
+    per-agent activity, so use_value_active_masks does not apply. None: one value per
+    agent from the global state and its one-hot id, on its own reward."""
 
     # --- trust region (HATRPO / TRPO); defaults from Kuba et al. (ICLR 2022), HARL configs
     kl_threshold: float = 0.01

@@ -79,14 +79,16 @@ _HARL = dict(
 )
 # (preset, algo, HARL config file, that file's settings beyond _HARL)
 _HARL_PRESETS = [
-    # pettingzoo_mpe/simple_spread_v2-discrete/{happo,hatrpo,mappo}/config.json
+    # pettingzoo_mpe/simple_spread_v2-discrete/{happo,hatrpo,mappo}/config.json; HARL's
+    # PettingZoo MPE critic is V(s) of the step (state_type EP) on the agents' summed reward.
     ("happo", "happo", dict(hidden_dim=128, num_layers=2, num_epochs=5, clip_eps=0.2,
-                            value_clip_eps=0.2, ent_coef=0.01)),
+                            value_clip_eps=0.2, ent_coef=0.01, team_critic="sum")),
     ("hatrpo", "hatrpo", dict(hidden_dim=128, num_layers=2, num_epochs=5, value_clip_eps=0.2,
                               kl_threshold=0.005, cg_iters=10, cg_damping=0.1,
-                              line_search_steps=10, accept_ratio=0.5, backtrack_coef=0.8)),
+                              line_search_steps=10, accept_ratio=0.5, backtrack_coef=0.8,
+                              team_critic="sum")),
     ("mappo_harl", "mappo", dict(hidden_dim=128, num_layers=2, num_epochs=5, clip_eps=0.2,
-                                 value_clip_eps=0.2, ent_coef=0.01)),
+                                 value_clip_eps=0.2, ent_coef=0.01, team_critic="sum")),
     # mamujoco/HalfCheetah-v2-2x3/{happo,hatrpo,mappo}/config.json, on harlax's MaMuJoCo.
     # HARL's Gaussian std is 0.5 * sigmoid(x) with x initialised to 1; harlax's is exp(x):
     # the same initial std 0.366 (log -1.006), parametrised differently.
@@ -104,8 +106,9 @@ for _name, _algo, _settings in _HARL_PRESETS:
     presets[_name] = Config(algo=_algo, **{**_HARL, **_settings})
 # Optimal baseline (Kuba et al., NeurIPS 2021): the base presets with a Q critic and OB.
 presets["mappo_ob"] = Config(algo="mappo_ob")
-presets["happo_ob"] = presets["happo"].replace(algo="happo_ob")
-presets["hatrpo_ob"] = presets["hatrpo"].replace(algo="hatrpo_ob")
+# (The Q critic is one per agent: the team critic stays with the V-critic presets.)
+presets["happo_ob"] = presets["happo"].replace(algo="happo_ob", team_critic=None)
+presets["hatrpo_ob"] = presets["hatrpo"].replace(algo="hatrpo_ob", team_critic=None)
 presets["coma"] = Config(algo="coma")
 
 

@@ -157,11 +157,12 @@ class AgentNet:
     shared: bool
     input_dim: int
     hidden_size: int  # 0 for feed-forward
+    agent_ids: bool = True  # shared nets: append the one-hot agent id to the input
 
     def _input(self, agent_index: Array, x: Array) -> Array:
-        """Shared nets: `x [..., D]` with the one-hot id of `agent_index` (broadcastable
-        to `x.shape[:-1]`) appended, `[..., D + A]`."""
-        if not self.shared:
+        """Shared nets with agent ids: `x [..., D]` with the one-hot id of `agent_index`
+        (broadcastable to `x.shape[:-1]`) appended, `[..., D + A]`."""
+        if not (self.shared and self.agent_ids):
             return x
         one_hot = jax.nn.one_hot(agent_index, self.num_agents, dtype=x.dtype)
         return jnp.concatenate(
@@ -170,7 +171,7 @@ class AgentNet:
 
     def init(self, key: Array) -> PyTree:
         """Parameters: unbatched if shared, else stacked `[A, ...]`."""
-        width = self.input_dim + (self.num_agents if self.shared else 0)
+        width = self.input_dim + (self.num_agents if self.shared and self.agent_ids else 0)
         dummy = (
             jnp.zeros((1, self.hidden_size)),
             jnp.zeros((1, 1, width)),
@@ -252,7 +253,9 @@ def torso_settings(config) -> dict:
 
 
 def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[AgentNet, AgentNet]:
-    """Actor and critic `AgentNet`s for an environment spec and a Config."""
+    """Actor and critic `AgentNet`s for an environment spec and a Config. The critic is
+    applied for every agent, or, with `config.team_critic`, once per environment step
+    (an `AgentNet` of one "agent": the team; its values are `[..., 1]`)."""
     hidden = config.hidden_dim if config.recurrent else 0
     actor = ActorNet(
         action_dim=spec.action_dim,
@@ -265,12 +268,12 @@ def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[Ag
         **torso_settings(config),
         recurrent=config.recurrent,
     )
+    actor_net = AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden)
+    if config.team_critic is not None:  # one value per environment step: V(s)
+        return actor_net, AgentNet(critic, 1, True, spec.state_dim, hidden, agent_ids=False)
     critic_input = spec.state_dim if central_critic else spec.obs_dim
-    return (
-        AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden),
-        # One critic for all agents, told apart by their one-hot id (see docs/architecture.md).
-        AgentNet(critic, spec.num_agents, True, critic_input, hidden),
-    )
+    # One critic for all agents, told apart by their one-hot id (see docs/architecture.md).
+    return actor_net, AgentNet(critic, spec.num_agents, True, critic_input, hidden)
 
 
 class QNet(nn.Module):

@@ -52,6 +52,13 @@ def compute_gae(
     return advantages, advantages + values
 
 
+def team_reward(rewards: Array, how: str) -> Array:
+    """The team's reward `[..., 1]` of the agents' rewards `[..., A]`: their "sum" (HARL's
+    PettingZoo MPE) or "mean" (equal rewards: the team reward itself)."""
+    combine = jnp.sum if how == "sum" else jnp.mean
+    return combine(rewards, axis=-1, keepdims=True)
+
+
 # --- value normalisation (running mean/std of value targets, MAPPO's ValueNorm)
 
 VALUE_NORM_BETA = 0.99999

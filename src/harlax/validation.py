@@ -19,6 +19,7 @@ from harlax.choices import (
     Q_SIGNALS,
     SCHEMES,
     STEPS,
+    TEAM_REWARDS,
     V_BASELINES,
     VALUE_LOSSES,
 )
@@ -105,8 +106,8 @@ ONPOLICY_FIELDS = (
         (
             "critic baseline scheme step share_params fixed_order num_epochs num_minibatches "
             "anneal_lr gae_lambda value_clip_eps value_loss huber_delta value_norm "
-            "normalize_advantages use_policy_active_masks use_value_active_masks q_signal "
-            "ob_samples grad_variance_splits clip_eps ent_coef"
+            "normalize_advantages use_policy_active_masks use_value_active_masks team_critic "
+            "q_signal ob_samples grad_variance_splits clip_eps ent_coef"
         ).split()
     )
     + TRUST_REGION_FIELDS
@@ -224,6 +225,15 @@ def derive(config: Config) -> Derived:
         _check_ignored(c, ("fixed_order",), "the simultaneous scheme", "use scheme='sequential'")
     if point["critic"] != "central_q":
         _check_ignored(c, ("ob_samples",), "a V critic", "use critic='central_q'")
+    if c.team_critic is not None:
+        _check_choice("team_critic", c.team_critic, TEAM_REWARDS)
+        if point["critic"] != "central_v":
+            _fail(
+                "team_critic",
+                f"a team critic is a central V critic V(s), not critic {point['critic']!r}",
+                "set critic='central_v' (e.g. algo='mappo', 'happo' or 'hatrpo'), or "
+                "team_critic=None",
+            )
     if point["scheme"] == "sequential" and point["share_params"]:
         _fail(
             "share_params",

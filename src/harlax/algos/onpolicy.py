@@ -53,7 +53,7 @@ class Collected(NamedTuple):
     runner: RunnerState  # after the rollout
     transitions: Transition  # leaves [T, B, ...]
     advantage: Array  # [T, B, A] raw (before standardising): the actor's signal
-    target: Array  # [T, B, A] critic targets (normalised scale if value_norm)
+    target: Array  # [T, B, K] critic targets (normalised if value_norm; K = 1: team critic)
     value_norm: ValueNormState  # updated with this rollout's targets
     policy: PolicyBatch
     critic: CriticBatch
@@ -71,7 +71,9 @@ class OnPolicyLearner:
         self.num_agents = env.spec.num_agents
         # Static: masks exist only where the environment reports inactive agents.
         self.policy_masks = config.use_policy_active_masks and env.spec.active_masks
-        self.value_masks = config.use_value_active_masks and env.spec.active_masks
+        self.value_masks = (
+            config.use_value_active_masks and env.spec.active_masks and config.team_critic is None
+        )
         self.central = derived.critic == "central_v"
         # A shared actor under the simultaneous clip step trains side by side with the
         # critic: one shuffle and one loop of minibatch steps for both (`update_together`).
@@ -209,7 +211,11 @@ class OnPolicyLearner:
     # ------------------------------------------------------------------ critic
     def critic_loss(self, params, batch: CriticBatch):
         _, value = self.critic.apply_group(
-            params, jnp.arange(self.num_agents), batch.init_hidden[:, 0], batch.x, batch.first[0]
+            params,
+            jnp.arange(self.critic.num_agents),
+            batch.init_hidden[:, 0],
+            batch.x,
+            batch.first[0],
         )
         if batch.own_action is not None:
             value = jnp.take_along_axis(value, batch.own_action[..., None], axis=-1)[..., 0]
@@ -258,11 +264,15 @@ class OnPolicyLearner:
 
     # ------------------------------------------------------------------ one update
     def advantages(self, value_norm, transitions: Transition, last_value: Array):
-        """GAE in raw reward scale; returns (advantage, target) `[T, B, A]`."""
+        """GAE in raw reward scale; returns (advantage, target) `[T, B, K]`: K = A, or
+        1 for a team critic (on the team reward, `returns.team_reward`)."""
         c = self.config
         raw = (lambda v: returns.denormalize(value_norm, v)) if c.value_norm else (lambda v: v)
+        reward = transitions.reward
+        if c.team_critic is not None:
+            reward = returns.team_reward(reward, c.team_critic)
         return returns.compute_gae(
-            transitions.reward,
+            reward,
             raw(transitions.value),
             raw(transitions.bootstrap_value),
             transitions.terminated[..., None],
@@ -292,6 +302,7 @@ class OnPolicyLearner:
         advantage, target, signal_metrics = self.actor_signal(
             state, tr, last_value, jax.random.fold_in(key, 1)
         )
+        advantage = jnp.broadcast_to(advantage, tr.reward.shape)  # a team's, for each agent
         value_norm = state.value_norm
         if c.value_norm:
             value_norm = returns.value_norm_update(value_norm, target)
@@ -302,6 +313,7 @@ class OnPolicyLearner:
             policy_advantage = returns.standardize(advantage, policy_active)
 
         first = for_each_agent(tr.first, a)
+        critic_first = for_each_agent(tr.first, self.critic.num_agents)
         policy_batch = PolicyBatch(
             obs=rollout_agent_major(tr.obs.obs),
             avail=rollout_agent_major(tr.obs.avail),
@@ -317,7 +329,7 @@ class OnPolicyLearner:
             x=rollout_agent_major(x),
             target=rollout_agent_major(target),
             old_value=rollout_agent_major(tr.value),
-            first=first,
+            first=critic_first,
             init_hidden=initial_hidden_batch(runner0.critic_hidden),
             own_action=None if own_action is None else rollout_agent_major(own_action),
             active=rollout_agent_major(tr.active) if self.value_masks else None,
