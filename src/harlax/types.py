@@ -38,11 +38,11 @@ class Transition(NamedTuple):
     first: Array  # [T, B] bool: obs begins an episode (recurrent state is reset)
     action: Array  # [T, B, A] int or [T, B, A, U] float
     log_prob: Array  # [T, B, A] rollout-time log-probabilities
-    value: Array  # [T, B, A] critic value (normalised scale if value_norm)
+    value: Array  # [T, B, A] critic value (normalised if value_norm; team critic [T, B, 1])
     reward: Array  # [T, B, A]
     terminated: Array  # [T, B]
     truncated: Array  # [T, B]
-    bootstrap_value: Array  # [T, B, A] value of the final observation (used on truncation)
+    bootstrap_value: Array  # [T, B, A] (team: [T, B, 1]) value of the final obs, on truncation
     episode_return: Array  # [T, B]
     episode_done: Array  # [T, B] bool: an episode ended at this step
     # [T, B, A] bool: the agent is active at this step (False: dead / inactive while the
