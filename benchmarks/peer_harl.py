@@ -187,7 +187,7 @@ def notes_of(args: argparse.Namespace, versions: str | None, load_start: str) ->
         "MLP 128x128 relu, feature + layer norm, lr 5e-4, value norm, huber 10, clip 0.2 "
         "(HATRPO: kl 0.005, 10 CG iters, 10 line-search steps); no lr annealing; critic "
         "V(s) once per env step on the agents' summed reward (HARL's EP state; harlax "
-        "team_critic='sum')",
+        f"team_critic={harlax.presets['happo'].team_critic!r})",
         "HARL steps_per_s: median rate between its FPS log lines (every 5 updates), first "
         "interval dropped; harl_fps_final: its last cumulative FPS (from the start of "
         "training, after env creation); wall_s: the whole process",
