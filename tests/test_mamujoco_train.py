@@ -83,12 +83,18 @@ def test_adapter_auto_reset_reports_truncation():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "algo, scenario",
-    [("mappo", "HalfCheetah-2x3"), ("happo", "HalfCheetah-6x1")],
+    "algo, scenario, team_critic",
+    [("mappo", "HalfCheetah-2x3", None), ("happo", "HalfCheetah-6x1", "mean")],
 )
-def test_tiny_training_run(algo, scenario):
-    """Two updates of the one compiled program on MJX physics: finite losses, moved policies."""
-    config = TINY.replace(algo=algo, env=f"mamujoco:{scenario}", env_kwargs={"agent_obsk": 1})
+def test_tiny_training_run(algo, scenario, team_critic):
+    """Two updates of the one compiled program on MJX physics: finite losses, moved policies
+    (HAPPO with the team critic of HARL's MaMuJoCo presets)."""
+    config = TINY.replace(
+        algo=algo,
+        env=f"mamujoco:{scenario}",
+        env_kwargs={"agent_obsk": 1},
+        team_critic=team_critic,
+    )
     result = harlax.train(config, write=False)
     m = result.metrics
     num_agents = make_env(config.env, agent_obsk=1).spec.num_agents

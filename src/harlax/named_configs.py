@@ -90,17 +90,22 @@ _HARL_PRESETS = [
     ("mappo_harl", "mappo", dict(hidden_dim=128, num_layers=2, num_epochs=5, clip_eps=0.2,
                                  value_clip_eps=0.2, ent_coef=0.01, team_critic="sum")),
     # mamujoco/HalfCheetah-v2-2x3/{happo,hatrpo,mappo}/config.json, on harlax's MaMuJoCo.
-    # HARL's Gaussian std is 0.5 * sigmoid(x) with x initialised to 1; harlax's is exp(x):
-    # the same initial std 0.366 (log -1.006), parametrised differently.
+    # HARL's MaMuJoCo critic is V(s) of the step too (state_type EP); every agent's reward
+    # is the team reward, so the team's is their mean. HARL's Gaussian std is
+    # 0.5 * sigmoid(x) with x initialised to 1; harlax's is exp(x): the same initial std
+    # 0.366 (log -1.006), parametrised differently.
     ("happo_mamujoco", "happo", dict(env="mamujoco:HalfCheetah-2x3", hidden_dim=128,
                                      num_layers=3, num_epochs=15, clip_eps=0.05,
-                                     value_clip_eps=0.05, ent_coef=0.01, log_std_init=-1.006)),
+                                     value_clip_eps=0.05, ent_coef=0.01, log_std_init=-1.006,
+                                     team_critic="mean")),
     ("hatrpo_mamujoco", "hatrpo", dict(env="mamujoco:HalfCheetah-2x3", hidden_dim=128,
                                        num_layers=3, num_epochs=5, value_clip_eps=0.2,
-                                       kl_threshold=0.01, log_std_init=-1.006)),
+                                       kl_threshold=0.01, log_std_init=-1.006,
+                                       team_critic="mean")),
     ("mappo_mamujoco", "mappo", dict(env="mamujoco:HalfCheetah-2x3", hidden_dim=128,
                                      num_layers=3, num_epochs=15, clip_eps=0.05,
-                                     value_clip_eps=0.05, ent_coef=0.01, log_std_init=-1.006)),
+                                     value_clip_eps=0.05, ent_coef=0.01, log_std_init=-1.006,
+                                     team_critic="mean")),
 ]  # fmt: skip
 for _name, _algo, _settings in _HARL_PRESETS:
     presets[_name] = Config(algo=_algo, **{**_HARL, **_settings})
