@@ -35,6 +35,28 @@ def test_cpu_programs_keep_ynnpack_for_dots_only():
     np.testing.assert_allclose(compiling.jit(f)(x), jax.jit(f)(x), rtol=1e-5, atol=1e-6)
 
 
+def test_recurrent_programs_compile_their_dots_without_ynnpack():
+    """Feed-forward programs hand their dots to YNNPACK, recurrent ones keep XLA's own; the
+    numbers agree to float32 rounding."""
+    known = _jaxlib_knows(compiling.RECURRENT_CPU_OPTIONS)
+    expected = compiling.RECURRENT_CPU_OPTIONS if known else {}
+    assert compiling.compiler_options(recurrent=True) == expected
+    if not (known and _jaxlib_knows(compiling.CPU_OPTIONS)):
+        return
+    f = lambda x, w: jnp.tanh(x @ w).sum(-1)
+    x = jax.random.normal(jax.random.PRNGKey(0), (96, 128))
+    w = jax.random.normal(jax.random.PRNGKey(1), (128, 384))
+    hlo = {
+        recurrent: compiling.jit(f, recurrent=recurrent).lower(x, w).compile().as_text()
+        for recurrent in (False, True)
+    }
+    assert "__ynn_fusion" in hlo[False]
+    assert "__ynn_fusion" not in hlo[True]
+    np.testing.assert_allclose(
+        compiling.jit(f, recurrent=True)(x, w), compiling.jit(f)(x, w), rtol=1e-5, atol=1e-5
+    )
+
+
 def test_an_option_this_jaxlib_does_not_know_falls_back_to_xla_defaults(monkeypatch):
     monkeypatch.setattr(compiling, "CPU_OPTIONS", {"xla_cpu_no_such_option_anywhere": "1"})
     monkeypatch.setattr(compiling, "ONCE_OPTIONS", {"xla_no_such_option_either": True})

@@ -84,7 +84,9 @@ def make_sweep(config: Config, name: str, values: Sequence[float]):
                 return program(value).run_chunk(state, length)
 
             compiled[length] = jit(
-                jax.vmap(jax.vmap(run_chunk, (0, None)), (0, 0)), donate_argnums=0
+                jax.vmap(jax.vmap(run_chunk, (0, None)), (0, 0)),
+                recurrent=config.recurrent,
+                donate_argnums=0,
             )
         return compiled[length](state, values)
 

@@ -116,7 +116,8 @@ def compile_program(program: TrainProgram):
     """jit(vmap(...)) over seeds: `(init, run_chunk)` on `[num_seeds, ...]` states (chunks
     of the default length)."""
     init = jit_once(jax.vmap(program.init))
-    run_chunk = jit(jax.vmap(program.run_chunk), donate_argnums=0)
+    recurrent = program.config.recurrent
+    run_chunk = jit(jax.vmap(program.run_chunk), recurrent=recurrent, donate_argnums=0)
     return init, run_chunk
 
 
@@ -156,6 +157,7 @@ class CheckedChunks:
         self._executables[length] = (
             jit(
                 jax.vmap(chunk),
+                recurrent=self.program.config.recurrent,
                 in_shardings=(self.shardings,),
                 out_shardings=(self.shardings, self.full, self.full),
                 donate_argnums=0,
