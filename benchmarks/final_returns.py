@@ -1,7 +1,8 @@
 """Final returns per seed at the peers' settings, to check that a speed change leaves
 learning as it was: run it on two commits (e.g. `PYTHONPATH=<old tree>/src`) and compare.
 
-Cases: IPPO at JaxMARL's `ippo_ff_mpe.py` settings (64 envs, 1M steps), HATRPO and HAPPO at
+Cases: IPPO at JaxMARL's `ippo_ff_mpe.py` settings (64 envs, 1M steps), recurrent MAPPO at
+its `mappo_rnn_mpe.py` ones (128 envs, 262k steps: 16 updates), HATRPO and HAPPO at
 HARL's tuned simple_spread settings (presets `hatrpo` and `happo`, 400k steps) and HAPPO at its
 HalfCheetah-2x3 ones (`happo_mamujoco`, 200k steps). 4 seeds each; final = mean episode
 return over the last 10% of updates.
@@ -20,6 +21,7 @@ import numpy as np
 
 import harlax
 from benchmarks.common import write_csv
+from benchmarks.peer_jaxmarl import PEERS
 
 CASES = {
     "ippo_jaxmarl": (
@@ -35,6 +37,19 @@ CASES = {
             value_norm=False,
             total_steps=1_048_576,
             updates_per_chunk=16,
+        ),
+    ),
+    "mappo_rnn_jaxmarl": (
+        "mappo",
+        dict(
+            num_envs=128,
+            rollout_length=128,
+            num_epochs=4,
+            num_minibatches=4,
+            anneal_lr=True,
+            **PEERS["mappo_rnn"]["settings"],
+            total_steps=262_144,
+            updates_per_chunk=4,
         ),
     ),
     "hatrpo_harl": ("hatrpo", dict(total_steps=400_000, updates_per_chunk=10)),

@@ -7,9 +7,11 @@ projections before the loop, `gru.gru_recurrence` with its written-out backward 
 the way JaxMARL's `ScannedRNN` runs it. "fwd" is the layer's outputs; "fwd_bwd" the
 gradient of a loss of its outputs for the inputs and every parameter.
 
-Each timed call runs the function `--inner` times inside one compiled loop (as a training
-chunk reuses its buffers), and the variants alternate round by round so that they see the
-same machine state. Reported: the median and the best round, in milliseconds per step.
+Both compile with the options of a recurrent training program
+(`compiling.jit(..., recurrent=True)`). Each timed call runs the function `--inner`
+times inside one compiled loop (as a training chunk reuses its buffers), and the
+variants alternate round by round so that they see the same machine state. Reported:
+the median and the best round, in milliseconds per step.
 
     python -m benchmarks.gru_step                      # N = 12, 48, 96, 192
     python -m benchmarks.gru_step --num-seqs 96 --rounds 5
@@ -70,7 +72,7 @@ def layer_functions(module: nn.Module, inputs, first, carry, inner: int):
             steps = jnp.arange(inner, dtype=jnp.float32)
             return jax.lax.scan(body, zero, steps)[0]
 
-        return jit(run)
+        return jit(run, recurrent=True)  # as a recurrent training program compiles
 
     return params, repeated(outputs), repeated(grad)
 

@@ -1,9 +1,9 @@
 """Time of one update with and without harlax's XLA compiler options (`harlax.compiling`).
 
 For each case (a preset and overrides), builds the training program, compiles a chunk of 4
-updates twice (with `compiling.compiler_options()` and with XLA's defaults) and reports the
-best of `--reps` timed chunks per update. The two compilations alternate per case, so
-both see the same machine state.
+updates twice (with `compiling.compiler_options(config.recurrent)` and with XLA's
+defaults) and reports the best of `--reps` timed chunks per update. The two compilations
+alternate per case, so both see the same machine state.
 
     python -m benchmarks.update_time --reps 3
 
@@ -57,7 +57,6 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
-    options = compiling.compiler_options()
     rows = []
     for name in args.cases:
         preset, overrides = CASES[name]
@@ -66,6 +65,7 @@ def main() -> None:
         config = base.replace(
             total_steps=steps * UPDATES, updates_per_chunk=UPDATES, progress=False
         )
+        options = compiling.compiler_options(config.recurrent)
         with_options = seconds_per_update(config, options, args.reps)
         defaults = seconds_per_update(config, {}, args.reps)
         rows.append(
