@@ -16,6 +16,9 @@ the update against 0.09 ms alone, while the actor's and the critic's loops share
 two threads.
 Where the installed jaxlib does not know an option, or off the CPU, nothing is set.
 
+Importing this module also lowers JAX's random-number hash on the CPU as straight-line
+code instead of a rolled loop (`harlax.threefry`): the same bits in one fused kernel.
+
 `jit_once` compiles a program that runs once per run (the learner's `init`) with XLA's
 cheap settings (`ONCE_OPTIONS`, what `JAX_DISABLE_MOST_OPTIMIZATIONS` sets): its run time
 is milliseconds, but at full optimisation its compilation took 3.5-5.7 s of the 2-core
@@ -41,7 +44,11 @@ from typing import Any, TypeVar
 
 import jax
 
+from harlax import threefry
+
 T = TypeVar("T")
+
+threefry.register_cpu_lowering()
 
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 RECURRENT_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}  # no YNNPACK at all
