@@ -36,15 +36,16 @@ from harlax.train import make_train
 
 # The peers' settings, per baseline; "notes" goes into the CSV.
 PEERS = {
-    # baselines/IPPO/ippo_ff_mpe.py: tanh 64x64 actor and critic, no value norm.
+    # baselines/IPPO/ippo_ff_mpe.py: tanh 64x64 actor and critic on the observation alone
+    # (no agent id), no value norm.
     "ippo_ff": dict(
         preset="ippo",
-        settings=dict(lr=2.5e-4, critic_lr=2.5e-4, value_norm=False),
+        settings=dict(lr=2.5e-4, critic_lr=2.5e-4, value_norm=False, agent_ids=False),
         notes="peer: JaxMARL baselines/IPPO/ippo_ff_mpe.py",
     ),
     # baselines/MAPPO/mappo_rnn_mpe.py (config mappo_homogenous_rnn_mpe.yaml): relu
-    # dense(128) -> GRU(128) -> dense(128) actor and centralised critic, no value norm.
-    # (harlax's shared critic also sees a one-hot agent id; the peer's does not.)
+    # dense(128) -> GRU(128) -> dense(128) actor and centralised critic, no value norm, no
+    # agent id (the critic sees all agents' observations concatenated, for every agent).
     "mappo_rnn": dict(
         preset="mappo",
         settings=dict(
@@ -54,6 +55,7 @@ PEERS = {
             hidden_dim=128,
             activation="relu",
             value_norm=False,
+            agent_ids=False,
         ),
         notes="peer: JaxMARL baselines/MAPPO/mappo_rnn_mpe.py",
     ),

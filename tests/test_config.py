@@ -43,6 +43,14 @@ VALID = Config(total_steps=8192, num_envs=8, rollout_length=16, updates_per_chun
         (dict(step="adam"), "step", "trust_region"),
         (dict(activation="gelu"), "activation", "tanh"),
         (dict(algo="happo", share_params=True), "share_params", "share_params=False"),
+        (dict(agent_ids="no"), "agent_ids", "True or False"),
+        (
+            dict(algo="mappo", baseline="ob", critic="central_q", agent_ids=False),
+            "agent_ids",
+            "V critic",
+        ),
+        (dict(algo="happo", team_critic="sum", agent_ids=False), "agent_ids", "share_params=True"),
+        (dict(algo="maddpg", agent_ids=False), "agent_ids", "on-policy"),
     ],
 )
 def test_invalid_values_are_refused_with_field_and_fix(changes, field, hint):

@@ -107,6 +107,29 @@ def test_shared_group_apply_equals_one_module_call_per_agent(recurrent):
     assert not np.allclose(out[0], out[1])
 
 
+def test_without_agent_ids_a_shared_net_sees_the_observation_alone():
+    """agent_ids=False (JaxMARL's baselines): the first layer is D wide, not D + A, each
+    agent's output is the module on its own rows, and agents that observe the same thing
+    act the same."""
+    module = ActorNet(action_dim=U, discrete=False, hidden_dim=8)
+    with_ids = AgentNet(module, A, shared=True, input_dim=D, hidden_size=0)
+    net = AgentNet(module, A, shared=True, input_dim=D, hidden_size=0, agent_ids=False)
+    params = net.init(KEY)
+    assert params["params"]["Torso_0"]["Dense_0"]["kernel"].shape[0] == D
+    assert with_ids.init(KEY)["params"]["Torso_0"]["Dense_0"]["kernel"].shape[0] == D + A
+    obs = jax.random.normal(jax.random.PRNGKey(5), (A, 2, N, D))
+    first = jnp.zeros((2, N), bool)
+    _, out = net.apply_all(params, jnp.zeros((A, N, 0)), obs, first)
+    for agent in range(A):
+        _, ref = module.apply(params, jnp.zeros((N, 0)), obs[agent].reshape(-1, D), first)
+        np.testing.assert_allclose(out[agent], ref.reshape(2, N, -1), rtol=1e-5, atol=1e-6)
+    same = jnp.broadcast_to(obs[:1], obs.shape)
+    _, out_same = net.apply_all(params, jnp.zeros((A, N, 0)), same, first)
+    np.testing.assert_allclose(out_same[1], out_same[0], rtol=1e-6)
+    _, out_ids = with_ids.apply_all(with_ids.init(KEY), jnp.zeros((A, N, 0)), same, first)
+    assert not np.allclose(out_ids[1], out_ids[0])
+
+
 def test_gru_equals_flax_gru_cell_stepped_in_a_python_loop():
     """The GRU (input projections hoisted out of the time scan) against flax's GRUCell
     applied step by step, with the same weights mapped gate by gate, and resets."""

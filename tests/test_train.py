@@ -44,6 +44,22 @@ def test_tiny_end_to_end_run(algo, env, env_kwargs, recurrent):
 
 
 @pytest.mark.slow
+def test_agent_ids_off_trains_nets_on_the_observation_and_state_alone():
+    """agent_ids=False (JaxMARL's IPPO and MAPPO nets): the shared actor's first layer is
+    the observation's width and the critic's the state's, with no one-hot id."""
+    config = TINY.replace(algo="mappo", agent_ids=False)
+    result = harlax.train(config, write=False)
+    spec = harlax.make_env(config.env).spec
+    widths = {
+        name: result.params[name]["params"]["Torso_0"]["Dense_0"]["kernel"].shape[-2]
+        for name in ("actor", "critic")
+    }
+    assert widths == {"actor": spec.obs_dim, "critic": spec.state_dim}
+    assert np.isfinite(result.metrics["critic_loss"]).all()
+    assert np.isfinite(result.metrics["actor_loss"]).all()
+
+
+@pytest.mark.slow
 def test_same_seed_same_numbers_different_seed_different_numbers():
     config = TINY.replace(num_seeds=2, total_steps=192)
     first = harlax.train(config, write=False)

@@ -60,6 +60,12 @@ class Config:
     """clip (PPO) or trust_region (natural gradient under a KL bound); None: algo's."""
     share_params: bool | None = None
     """One actor for all agents with a one-hot agent id; None: the algo's choice."""
+    agent_ids: bool = True
+    """Nets shared by all agents (the actor with share_params, the per-agent V critic) see
+    the one-hot agent id beside their input. False: they see the observation or state
+    alone, as JaxMARL's IPPO and MAPPO baselines do; agents then differ only by what they
+    observe. The central Q critic always sees the id (its heads value the agent's own
+    action)."""
     fixed_order: bool = False
     """Sequential scheme: update agents in index order instead of a random permutation."""
 

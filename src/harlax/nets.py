@@ -275,12 +275,14 @@ def make_nets(spec, config, share_actor: bool, central_critic: bool) -> tuple[Ag
         **torso_settings(config),
         recurrent=config.recurrent,
     )
-    actor_net = AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden)
+    ids = config.agent_ids
+    actor_net = AgentNet(actor, spec.num_agents, share_actor, spec.obs_dim, hidden, agent_ids=ids)
     if config.team_critic is not None:  # one value per environment step: V(s)
         return actor_net, AgentNet(critic, 1, True, spec.state_dim, hidden, agent_ids=False)
     critic_input = spec.state_dim if central_critic else spec.obs_dim
-    # One critic for all agents, told apart by their one-hot id (see docs/architecture.md).
-    return actor_net, AgentNet(critic, spec.num_agents, True, critic_input, hidden)
+    # One critic for all agents, told apart by their one-hot id unless `config.agent_ids` is
+    # off (see docs/architecture.md).
+    return actor_net, AgentNet(critic, spec.num_agents, True, critic_input, hidden, agent_ids=ids)
 
 
 class QNet(nn.Module):

@@ -104,8 +104,8 @@ CLIP_FIELDS = ("lr", "clip_eps", "ent_coef")  # the PPO actor's (the critic's ar
 ONPOLICY_FIELDS = (
     tuple(
         (
-            "critic baseline scheme step share_params fixed_order num_epochs num_minibatches "
-            "anneal_lr gae_lambda value_clip_eps value_loss huber_delta value_norm "
+            "critic baseline scheme step share_params agent_ids fixed_order num_epochs "
+            "num_minibatches anneal_lr gae_lambda value_clip_eps value_loss huber_delta value_norm "
             "normalize_advantages use_policy_active_masks use_value_active_masks team_critic "
             "q_signal ob_samples grad_variance_splits clip_eps ent_coef"
         ).split()
@@ -165,6 +165,26 @@ def _check_baseline_pairing(c: Config, critic: str, baseline: str) -> None:
             "grad_variance_splits",
             f"{sequences} samples do not split into {splits} minibatches",
             "choose a divisor of num_envs * rollout_length (of num_envs when recurrent)",
+        )
+
+
+def _check_agent_ids(c: Config, point: dict[str, Any]) -> None:
+    """agent_ids is a bool, and False must reach a net that would see the id."""
+    if not isinstance(c.agent_ids, bool):
+        _fail("agent_ids", f"must be True or False, got {c.agent_ids!r}", "use True or False")
+    if c.agent_ids:
+        return
+    if point["critic"] == "central_q":
+        _fail(
+            "agent_ids",
+            "the central Q critic needs the agent id: its heads value the agent's own action",
+            "leave agent_ids=True, or use a V critic (critic='local_v' or 'central_v')",
+        )
+    if not point["share_params"] and c.team_critic is not None:
+        _fail(
+            "agent_ids",
+            "no net sees an agent id here (one actor per agent, and the team critic V(s))",
+            "leave agent_ids=True, or set share_params=True",
         )
 
 
@@ -243,6 +263,7 @@ def derive(config: Config) -> Derived:
             "set share_params=False, or use scheme='simultaneous'",
         )
 
+    _check_agent_ids(c, point)
     _check_positive_ints(
         c,
         (
