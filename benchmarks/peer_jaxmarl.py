@@ -15,7 +15,8 @@ lr 2.5e-4; recurrent MAPPO: relu dense-GRU-dense nets of width 128, lr 2e-3.
 
     J=/path/to/JaxMARL/baselines
     python -m benchmarks.peer_jaxmarl --num-envs 16 64 256 --total-steps 1048576 --peer \
-        "python -m benchmarks.jaxmarl_peer $J/IPPO/ippo_ff_mpe.py $J/IPPO/config/ippo_ff_mpe.yaml"
+        "python -m benchmarks.jaxmarl_peer $J/IPPO/ippo_ff_mpe.py $J/IPPO/config/ippo_ff_mpe.yaml" \
+        --repeats 3
     python -m benchmarks.peer_jaxmarl --algo mappo_rnn --num-envs 16 64 128 \
         --total-steps 262144 --peer "python -m benchmarks.jaxmarl_peer \
         $J/MAPPO/mappo_rnn_mpe.py $J/MAPPO/config/mappo_homogenous_rnn_mpe.yaml"
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import statistics
 import subprocess
 
 import harlax
@@ -84,6 +86,38 @@ def time_harlax(algo: str, num_envs: int, total_steps: int, num_seeds: int) -> d
     return {"compile_s": compile_s, "run_s": run_s}
 
 
+def time_peer(command: str, num_envs: int, total_steps: int, num_seeds: int) -> dict[str, float]:
+    """The peer's compile and run seconds, from its command's last JSON line."""
+    out = subprocess.run(
+        shlex.split(command) + [str(num_envs), str(total_steps), str(num_seeds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peer = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"compile_s": peer["compile_s"], "run_s": peer["run_s"]}
+
+
+def summarise(
+    ours: list[dict[str, float]], peers: list[dict[str, float]], steps: int
+) -> dict[str, float]:
+    """Medians over the repeats, and the speed-up of the medians with the range of the
+    paired (same repeat) ratios."""
+    row = {
+        "harlax_compile_s": statistics.median(r["compile_s"] for r in ours),
+        "harlax_run_s": statistics.median(r["run_s"] for r in ours),
+    }
+    row["harlax_steps_per_s"] = steps / row["harlax_run_s"]
+    if peers:
+        row["peer_compile_s"] = statistics.median(r["compile_s"] for r in peers)
+        row["peer_run_s"] = statistics.median(r["run_s"] for r in peers)
+        row["peer_steps_per_s"] = steps / row["peer_run_s"]
+        row["speedup"] = row["peer_run_s"] / row["harlax_run_s"]
+        paired = [p["run_s"] / o["run_s"] for o, p in zip(ours, peers, strict=True)]
+        row["speedup_min"], row["speedup_max"] = min(paired), max(paired)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-envs", nargs="+", type=int, default=[16, 64, 256])
@@ -92,40 +126,39 @@ def main() -> None:
     parser.add_argument("--algo", default="ippo_ff", choices=list(PEERS))
     parser.add_argument("--peer", default=None, help="command that runs the peer script")
     parser.add_argument("--peer-commit", default=None, help="JaxMARL commit, for the notes")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="alternate harlax and the peer this many times per size; medians are reported "
+        "(a shared VM's speed drifts by 10-20%% between minutes)",
+    )
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
     rows = []
     for num_envs in args.num_envs:
-        ours = time_harlax(args.algo, num_envs, args.total_steps, args.num_seeds)
+        ours, peers = [], []
+        for _ in range(args.repeats):
+            ours.append(time_harlax(args.algo, num_envs, args.total_steps, args.num_seeds))
+            if args.peer:
+                peers.append(time_peer(args.peer, num_envs, args.total_steps, args.num_seeds))
         row = {
             "algo": args.algo,
             "num_envs": num_envs,
             "total_steps": args.total_steps,
             "num_seeds": args.num_seeds,
-            "harlax_compile_s": ours["compile_s"],
-            "harlax_run_s": ours["run_s"],
-            "harlax_steps_per_s": args.total_steps * args.num_seeds / ours["run_s"],
+            "repeats": args.repeats,
+            **summarise(ours, peers, args.total_steps * args.num_seeds),
         }
-        if args.peer:
-            out = subprocess.run(
-                shlex.split(args.peer)
-                + [str(num_envs), str(args.total_steps), str(args.num_seeds)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            peer = json.loads(out.stdout.strip().splitlines()[-1])
-            row.update(
-                peer_compile_s=peer["compile_s"],
-                peer_run_s=peer["run_s"],
-                peer_steps_per_s=args.total_steps * args.num_seeds / peer["run_s"],
-                speedup=peer["run_s"] / ours["run_s"],
-            )
         rows.append(row)
         print(row, flush=True)
     notes = [
         f"{PEERS[args.algo]['notes']} without hydra/wandb; harlax: preset "
         f"{PEERS[args.algo]['preset']} at the peer's settings; run_s excludes compilation; "
-        "both run the whole training as one compiled program, seeds vmapped"
+        "both run the whole training as one compiled program, seeds vmapped; harlax and the "
+        "peer alternate `repeats` times per size: medians, speedup = median peer run_s / "
+        "median harlax run_s, speedup_min/max over the paired repeats"
     ]
     if args.peer_commit:
         notes.append(f"JaxMARL commit {args.peer_commit}; peer command: {args.peer}")
