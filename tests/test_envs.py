@@ -194,6 +194,35 @@ def test_categorical_head_never_samples_unavailable_actions():
     assert bool((head.mode(logits, mask) < 5).all())
 
 
+def test_heads_sample_as_distrax_does():
+    """`sample` (the noise apart, then the action from it) draws distrax's own sample from
+    the same key, bit for bit, with padded and unavailable actions; logits that are not
+    finite give distrax's -1."""
+    key_out, key_mask, key_sample = jax.random.split(KEY, 3)
+    keys = jax.random.split(key_sample, 200)
+    logits = 3.0 * jax.random.normal(key_out, (16, 3, 7))
+    mask = jax.random.bernoulli(key_mask, 0.5, (16, 3, 7)).at[..., 0].set(True)
+    mask = mask.at[..., 6].set(False).at[0, 0].set(False).at[0, 0, 3].set(True)
+    logits = logits.at[1, 2, 4].set(jnp.nan)
+    ours = jax.jit(jax.vmap(lambda k: CategoricalHead().sample(k, logits, mask)))(keys)
+    reference = jax.jit(
+        jax.vmap(lambda k: distrax.Categorical(logits=jnp.where(mask, logits, -1e9)).sample(seed=k))
+    )(keys)
+    np.testing.assert_array_equal(ours, reference)
+    np.testing.assert_array_equal(ours[:, 1, 2], -1)
+    np.testing.assert_array_equal(ours[:, 0, 0], 3)
+
+    out = jax.random.normal(key_out, (16, 3, 10))
+    dims = jnp.arange(5) < 4  # one padded dimension
+    ours = jax.jit(jax.vmap(lambda k: GaussianHead().sample(k, out, dims)))(keys)
+    mean, log_std = out[..., :5], out[..., 5:]
+    reference = jax.jit(jax.vmap(lambda k: distrax.Normal(mean, jnp.exp(log_std)).sample(seed=k)))(
+        keys
+    )
+    np.testing.assert_allclose(ours[..., :4], reference[..., :4], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(ours[..., 4], 0.0)
+
+
 def test_gaussian_padded_log_prob_equals_unpadded():
     head = GaussianHead()
     real, padded = 3, 5
@@ -310,11 +339,17 @@ def test_rollout_draws_the_keys_and_resets_env_step_would(monkeypatch, hoisted):
     assert int(tr.episode_done.sum()) == 2 * num_envs
 
     step = jax.jit(jax.vmap(env.step))
+    sample = jax.jit(CategoricalHead().sample)
+    logits = jnp.zeros((num_envs, 3, env.spec.action_dim))  # the Uniform actor's output
     for t, step_key in enumerate(jax.random.split(key, steps)):
         # Equal up to float rounding: the scan batches the physics differently; a wrong
         # reset key would place the landmarks elsewhere entirely.
         np.testing.assert_allclose(tr.obs.obs[t], state.observation.obs, atol=1e-5)
-        _, key_env = jax.random.split(step_key)
+        key_act, key_env = jax.random.split(step_key)
+        # The action noise drawn before the scan is the step's own sample's.
+        np.testing.assert_array_equal(
+            tr.action[t], sample(key_act, logits, state.observation.avail)
+        )
         state, info = step(jax.random.split(key_env, num_envs), state, tr.action[t])
         np.testing.assert_allclose(tr.reward[t], info.reward, atol=1e-5)
         np.testing.assert_array_equal(tr.truncated[t], info.truncated)

@@ -28,8 +28,25 @@ class CategoricalHead:
     def _dist(logits: Array, mask: Array) -> distrax.Categorical:
         return distrax.Categorical(logits=jnp.where(mask, logits, MASKED_LOGIT))
 
+    @staticmethod
+    def sample_noise(key: Array, shape: tuple[int, ...]) -> Array:
+        """The Gumbel noise `shape = [..., U]` a sample from `key` adds to the logits."""
+        return jax.random.gumbel(key, shape, jnp.float32)
+
+    def sample_from_noise(self, noise: Array, out: Array, mask: Array) -> Array:
+        """`sample(key, ...)` given `sample_noise(key, [..., U])`: the same action.
+
+        `jax.random.categorical`'s Gumbel-max, and distrax's -1 where the logits are not
+        finite. Apart from the noise, so that a rollout can draw all of it before its time
+        scan: inside, XLA fuses the hash into the argmax's reduction, where it runs as
+        scalar code."""
+        logits = jnp.where(mask, out, MASKED_LOGIT)
+        action = jnp.argmax(logits + noise, axis=-1).astype(jnp.int32)
+        return jnp.where(jnp.all(jnp.isfinite(logits), axis=-1), action, -1)
+
     def sample(self, key: Array, out: Array, mask: Array) -> Array:
-        return self._dist(out, mask).sample(seed=key).astype(jnp.int32)
+        shape = jnp.broadcast_shapes(out.shape, mask.shape)
+        return self.sample_from_noise(self.sample_noise(key, shape), out, mask)
 
     def mode(self, out: Array, mask: Array) -> Array:
         return self._dist(out, mask).mode().astype(jnp.int32)
@@ -55,8 +72,20 @@ class GaussianHead:
         mean, log_std = jnp.split(out, 2, axis=-1)
         return distrax.Normal(mean, jnp.exp(log_std))
 
+    @staticmethod
+    def sample_noise(key: Array, shape: tuple[int, ...]) -> Array:
+        """The standard normal noise `[..., U]` of a sample from `key`."""
+        return jax.random.normal(key, shape, jnp.float32)
+
+    def sample_from_noise(self, noise: Array, out: Array, mask: Array) -> Array:
+        """`sample(key, ...)` given `sample_noise(key, [..., U])`: `mean + std * noise`,
+        distrax's reparameterisation."""
+        mean, log_std = jnp.split(out, 2, axis=-1)
+        return jnp.where(mask, mean + jnp.exp(log_std) * noise, 0.0)
+
     def sample(self, key: Array, out: Array, mask: Array) -> Array:
-        return jnp.where(mask, self._normal(out).sample(seed=key), 0.0)
+        shape = jnp.broadcast_shapes(out.shape[:-1] + (out.shape[-1] // 2,), mask.shape)
+        return self.sample_from_noise(self.sample_noise(key, shape), out, mask)
 
     def mode(self, out: Array, mask: Array) -> Array:
         return jnp.where(mask, self._normal(out).mode(), 0.0)

@@ -51,13 +51,13 @@ HOISTED_RESET_BYTES = 64 * 2**20
 
 class StepRandomness(NamedTuple):
     """What is random in each rollout step, drawn before the time scan (leaves `[T, ...]`):
-    the same keys, and so the same numbers, as drawing them step by step.
+    the same keys and noise, and so the same numbers, as drawing them step by step.
 
-    Drawn one step at a time, each of these is a few tiny threefry loops per step; drawn
-    for all T at once they are a few large ones, and the reset states (which depend on
-    nothing but their keys) are computed in one batched call."""
+    Drawn one step at a time, each of these is a few tiny hashes per step; drawn for all
+    T at once they are a few large ones, and the reset states (which depend on nothing
+    but their keys) are computed in one batched call."""
 
-    act: Array  # [T, 2] key of the step's action sample
+    action_noise: Array  # [T, B, A, U] the noise of the step's action sample (head.sample_noise)
     env: Array  # [T, B, 2] keys of the environments' own steps
     fresh: PyTree  # [T, B] reset states (`env.reset`), or `[T, B, 2]` their keys
 
@@ -70,16 +70,21 @@ def reset_bytes(env, num_steps: int, num_envs: int) -> int:
 
 
 def draw_step_randomness(
-    env, key: Array, num_steps: int, num_envs: int, hoist_resets: bool
+    env, head, key: Array, num_steps: int, mask_shape: tuple[int, ...], hoist_resets: bool
 ) -> StepRandomness:
     """The keys of T steps of B environments: step t's key is `split(key, T)[t]`, split
     into its action key and its environments' key, which `env.split_key` splits per
-    environment into its step and reset keys (`env.step`'s own derivation)."""
+    environment into its step and reset keys (`env.step`'s own derivation). The action
+    key gives the noise of the step's sample, `head.sample_noise(key, mask_shape)`: one
+    large hash before the scan instead of a small one inside it. `mask_shape` is the
+    action masks' `[B, A, U]`."""
+    num_envs = mask_shape[0]
     step_keys = jax.vmap(jax.random.split)(jax.random.split(key, num_steps))  # [T, 2, 2]
+    action_noise = jax.vmap(lambda k: head.sample_noise(k, mask_shape))(step_keys[:, 0])
     env_keys = jax.vmap(lambda k: jax.random.split(k, num_envs))(step_keys[:, 1])
     env_step, env_reset = jax.vmap(jax.vmap(env.split_key))(env_keys)  # [T, B, 2] each
     fresh = jax.vmap(jax.vmap(env.reset))(env_reset) if hoist_resets else env_reset
-    return StepRandomness(act=step_keys[:, 0], env=env_step, fresh=fresh)
+    return StepRandomness(action_noise=action_noise, env=env_step, fresh=fresh)
 
 
 def _flat(tree: PyTree) -> PyTree:
@@ -116,7 +121,6 @@ def make_rollout(
     def step(params, runner: RunnerState, randomness: StepRandomness, hoisted: bool):
         actor_params, critic_params = params
         observation = runner.env_state.observation
-        key_act = randomness.act
         actor_hidden, out = actor.apply_all(
             actor_params,
             swap_agents(runner.actor_hidden),
@@ -124,7 +128,7 @@ def make_rollout(
             runner.first[None],
         )
         out = batch_major(out)
-        action = head.sample(key_act, out, observation.avail)
+        action = head.sample_from_noise(randomness.action_noise, out, observation.avail)
         log_prob = head.log_prob(out, observation.avail, action)
         value = bootstrap_value = None  # filled in after the scan unless critic_in_scan
         critic_hidden = runner.critic_hidden
@@ -180,7 +184,8 @@ def make_rollout(
         params = (actor_params, critic_params)
         num_envs = runner.first.shape[0]
         hoisted = reset_bytes(env, num_steps, num_envs) <= HOISTED_RESET_BYTES
-        randomness = draw_step_randomness(env, key, num_steps, num_envs, hoisted)
+        mask_shape = runner.env_state.observation.avail.shape
+        randomness = draw_step_randomness(env, head, key, num_steps, mask_shape, hoisted)
         runner, (transitions, finals) = jax.lax.scan(
             lambda r, x: step(params, r, x, hoisted), runner, randomness
         )
