@@ -38,8 +38,8 @@ class CategoricalHead:
 
         `jax.random.categorical`'s Gumbel-max, and distrax's -1 where the logits are not
         finite. Apart from the noise, so that a rollout can draw all of it before its time
-        scan: inside, XLA fuses the hash into the argmax's reduction, where it runs as
-        scalar code."""
+        scan: inside, XLA fuses the hash into the argmax's reduction loop, where it is
+        slow."""
         logits = jnp.where(mask, out, MASKED_LOGIT)
         action = jnp.argmax(logits + noise, axis=-1).astype(jnp.int32)
         return jnp.where(jnp.all(jnp.isfinite(logits), axis=-1), action, -1)
