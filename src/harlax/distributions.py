@@ -80,8 +80,8 @@ class GaussianHead:
     def sample_from_noise(self, noise: Array, out: Array, mask: Array) -> Array:
         """`sample(key, ...)` given `sample_noise(key, [..., U])`: `mean + std * noise`,
         distrax's reparameterisation."""
-        mean, log_std = jnp.split(out, 2, axis=-1)
-        return jnp.where(mask, mean + jnp.exp(log_std) * noise, 0.0)
+        normal = self._normal(out)
+        return jnp.where(mask, normal.loc + normal.scale * noise, 0.0)
 
     def sample(self, key: Array, out: Array, mask: Array) -> Array:
         shape = jnp.broadcast_shapes(out.shape[:-1] + (out.shape[-1] // 2,), mask.shape)
